@@ -1,0 +1,82 @@
+"""Gumbel-softmax / binary Concrete relaxation for Bernoulli variables.
+
+A Bernoulli(sigmoid(logits)) sample is ``H(logits + L)`` with logistic noise
+``L = log U - log(1 - U)``; the relaxation replaces the step ``H`` by
+``sigmoid((logits + L) / tau)`` (Maddison, Mnih & Teh 2017, "The Concrete
+Distribution"; Jang, Gu & Poole 2017, "Categorical Reparameterization with
+Gumbel-Softmax"), sampled here by ``torch.distributions.RelaxedBernoulli``.
+One estimate is ``1/K sum_k grad f(sigmoid((logits + L_k) / tau))``. It is
+the gradient of a *different* objective, so it is **biased** for every
+``tau > 0``; the bias vanishes as ``tau -> 0`` while the variance grows.
+
+``straight_through_gumbel`` evaluates ``f`` at the hard sample
+``H(logits + L)`` and back-propagates through the relaxed one
+(``z_hard + z_soft - stop_grad(z_soft)``; Bengio et al. 2013, Jang et al.
+2017 section 2.2): also biased, even as ``tau -> 0``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Bernoulli, Distribution, Independent, RelaxedBernoulli
+
+from .base import Estimator, unwrap_independent
+
+
+def check_temperature(temperature) -> float:
+    """``temperature`` as a float, or ``ValueError`` if it is not finite and > 0."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"temperature must be finite and > 0, got {temperature!r}")
+    return value
+
+
+def relax(distribution: Distribution, temperature: float) -> Distribution:
+    """The binary Concrete distribution with the same logits and event shape."""
+    base, ndims = unwrap_independent(distribution)
+    tau = torch.tensor(temperature, dtype=base.logits.dtype, device=base.logits.device)
+    relaxed = RelaxedBernoulli(tau, logits=base.logits, validate_args=False)
+    return Independent(relaxed, ndims) if ndims else relaxed
+
+
+class GumbelSoftmax(Estimator):
+    """Pathwise gradient through the binary Concrete relaxation (biased)."""
+
+    name = "gumbel_softmax"
+    options = {"temperature": 1.0}
+    unbiased = False
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.config["temperature"] = check_temperature(self.config["temperature"])
+
+    def check(self, distribution: Distribution) -> None:
+        base, _ = unwrap_independent(distribution)
+        if not isinstance(base, Bernoulli):
+            raise ValueError(
+                f"{self.name} applies to Bernoulli variables only, got "
+                f"{type(base).__name__}; use reparam for continuous families"
+            )
+
+    def relaxed_sample(self, distribution: Distribution, num_samples: int) -> torch.Tensor:
+        return relax(distribution, self.config["temperature"]).rsample((num_samples,))
+
+    def surrogate(self, problem, distribution, params, num_samples):
+        z = self.relaxed_sample(distribution, num_samples)  # K x M x event
+        return problem.cost(z, params).mean(0)
+
+
+class StraightThroughGumbel(GumbelSoftmax):
+    """Hard Bernoulli sample forward, relaxed gradient backward (biased)."""
+
+    name = "straight_through_gumbel"
+
+    def relaxed_sample(self, distribution: Distribution, num_samples: int) -> torch.Tensor:
+        soft = super().relaxed_sample(distribution, num_samples)
+        # soft > 1/2 exactly when logits + L > 0: the hard sample is a true Bernoulli draw.
+        hard = (soft > 0.5).to(soft.dtype)
+        return hard + (soft - soft.detach())

@@ -1,0 +1,85 @@
+"""A suite is a grid of cells; a cell is one measurement.
+
+A cell fixes everything ``suites.measure`` needs: problem name and config,
+estimator name and options, device, number of estimates ``M``, inner
+samples ``K`` and seed. Its ``key`` identifies it in a results table (what
+a resumed sweep skips).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+
+def _canonical(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One problem config x estimator config x device x (M, K, seed)."""
+
+    problem: str
+    problem_config: dict[str, Any]
+    estimator: str
+    estimator_config: dict[str, Any]
+    device: str = "cpu"
+    num_estimates: int = 10_000
+    num_samples: int = 1
+    seed: int = 0
+
+    @property
+    def key(self) -> tuple:
+        return (self.problem, _canonical(self.problem_config), self.estimator,
+                _canonical(self.estimator_config), self.device, self.num_estimates,
+                self.num_samples, self.seed)
+
+    @property
+    def label(self) -> str:
+        def fmt(name, config):
+            inner = ",".join(f"{k}={v}" for k, v in sorted(config.items()))
+            return f"{name}({inner})" if inner else name
+        return (f"{fmt(self.problem, self.problem_config)} x "
+                f"{fmt(self.estimator, self.estimator_config)} on {self.device} "
+                f"M={self.num_estimates} K={self.num_samples}")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named grid: ``cells(devices)`` lists what ``mcgradbench run NAME`` measures."""
+
+    name: str
+    description: str
+    build: Callable[[Sequence[str]], list[Cell]] = field(repr=False)
+
+    def cells(self, devices: Sequence[str] | None = None) -> list[Cell]:
+        return self.build(tuple(devices) if devices else default_devices())
+
+
+def default_devices() -> tuple[str, ...]:
+    """``cpu``, plus ``cuda`` where a GPU is visible."""
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+def applicable_cells(problems: Iterable[tuple[str, dict]], estimator_configs: Iterable[tuple[str, dict, int]],
+                     devices: Sequence[str], num_estimates: int, seed: int = 0) -> list[Cell]:
+    """Every (problem, estimator, device) whose estimator applies to the problem.
+
+    ``estimator_configs`` holds ``(name, options, num_samples)`` triples.
+    """
+    import estimators
+    from .. import problems as problem_registry
+
+    estimator_configs = list(estimator_configs)
+    cells = []
+    for (pname, pconfig), device in itertools.product(problems, devices):
+        problem = problem_registry.get(pname, **pconfig)
+        for ename, econfig, num_samples in estimator_configs:
+            if estimators.get(ename, **econfig).applies_to(problem):
+                cells.append(Cell(pname, dict(pconfig), ename, dict(econfig), device,
+                                  num_estimates, num_samples, seed))
+    return cells

@@ -1,0 +1,233 @@
+"""Bias, variance and time of an estimator on a problem: one tidy row per parameter.
+
+For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
+``i`` of a parameter with ``D`` coordinates):
+
+* ``bias_i = mean_m x_mi - g_i`` with standard error ``se_i = sqrt(var_i / M)``
+  (plus the reference's own standard error where ``g`` is itself estimated);
+* ``z_i = bias_i / se_i``; ``max_abs_z = max_i |z_i|``; ``biased`` when
+  ``max_abs_z`` exceeds the Bonferroni threshold for a family-wise false
+  alarm rate of ``ALPHA`` over the ``D`` coordinates;
+* ``bias_norm = ||bias||_2`` and ``bias_se = sqrt(sum_i se_i^2)``, its
+  size under unbiasedness (``E||bias||^2 = bias_se^2`` then);
+* ``variance = 1/D sum_i var_i`` (trace of the covariance over ``D``) with
+  its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``;
+* ``time_s``: median wall-clock time of one estimator call producing
+  ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
+  synchronises CUDA), ``time_iqr_s`` its interquartile range.
+
+Standard errors are floored at the dtype's rounding resolution so that a
+zero-variance estimator (reparam on a linear cost) is not flagged biased by
+float rounding.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import importlib.metadata
+import os
+import platform
+import subprocess
+
+import pandas as pd
+import torch
+import torch.utils.benchmark as benchmark
+
+from .moments import Moments
+
+ALPHA = 1e-3
+#: Elements of estimate rows (times inner samples) one chunk may hold.
+CHUNK_ELEMENTS = 2**25
+
+COLUMNS = [
+    "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
+    "dtype", "num_estimates", "num_samples", "seed", "numel", "reference", "mean_norm",
+    "exact_norm", "bias_norm", "bias_se", "max_abs_z", "biased", "variance", "variance_se",
+    "mse", "time_s", "time_iqr_s", "timed_estimates", "threads", "package_version",
+    "torch_version", "device_name", "git_commit", "utc_time",
+]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``torch.device`` for ``device``, or ``ValueError`` if it does not exist here."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} is not available: torch "
+                             f"{torch.__version__} sees no CUDA device; use 'cpu'")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"device {str(device)!r} does not exist: {count} CUDA device(s), "
+                             f"indices 0..{count - 1}")
+        return torch.device("cuda", resolved.index if resolved.index is not None else 0)
+    raise ValueError(f"unsupported device {str(device)!r}; use 'cpu', 'cuda' or 'cuda:N'")
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    allowed = {"float32": torch.float32, "float64": torch.float64}
+    if dtype not in allowed:
+        raise ValueError(f"unsupported dtype {dtype!r}; allowed: {', '.join(allowed)}")
+    return allowed[dtype]
+
+
+def default_chunk_size(problem, num_samples: int) -> int:
+    """Estimates per chunk so that one chunk holds about ``CHUNK_ELEMENTS`` numbers."""
+    return max(1, CHUNK_ELEMENTS // (problem.num_params * num_samples))
+
+
+@functools.lru_cache(maxsize=None)
+def git_commit() -> str:
+    """Commit of the source tree the package runs from, or ``"unknown"``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_name()
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("mcgradbench")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def run_metadata(device: torch.device) -> dict:
+    """What every row carries about where and with what it was measured."""
+    return {
+        "threads": torch.get_num_threads(),
+        "package_version": package_version(),
+        "torch_version": torch.__version__,
+        "device_name": device_name(device),
+        "git_commit": git_commit(),
+        "utc_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def bonferroni_z(num_coordinates: int, alpha: float = ALPHA) -> float:
+    """Two-sided z threshold at family-wise false alarm rate ``alpha`` over ``num_coordinates``."""
+    tail = torch.tensor(1 - alpha / (2 * num_coordinates), dtype=torch.float64)
+    return float(torch.special.ndtri(tail))
+
+
+def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Tensor | None,
+              dtype: torch.dtype) -> dict:
+    """The statistics of one parameter from its accumulated moments."""
+    n = moments.count
+    mean, var = moments.mean(), moments.variance()
+    ref = reference.detach().reshape(-1).to(device=mean.device, dtype=torch.float64)
+    bias = mean - ref
+    se2 = var / n
+    if reference_se is not None:
+        se2 = se2 + reference_se.detach().reshape(-1).to(mean.device, torch.float64) ** 2
+    resolution = 8 * torch.finfo(dtype).eps * (moments.rms() + ref.abs())
+    z = bias / torch.sqrt(se2 + resolution**2).clamp_min(torch.finfo(torch.float64).tiny)
+    max_abs_z = float(z.abs().max())
+    return {
+        "numel": int(mean.numel()),
+        "mean_norm": float(mean.norm()),
+        "exact_norm": float(ref.norm()),
+        "bias_norm": float(bias.norm()),
+        "bias_se": float(se2.sum().sqrt()),
+        "max_abs_z": max_abs_z,
+        "biased": bool(max_abs_z > bonferroni_z(mean.numel())),
+        "variance": float(var.mean()),
+        "variance_se": moments.mean_variance_se(),
+        "mse": float((bias**2 + var).mean()),
+    }
+
+
+def time_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
+              min_run_time: float):
+    """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``."""
+    generator = torch.Generator(device=problem.device).manual_seed(seed + 1)
+    timer = benchmark.Timer(
+        stmt="estimator(problem, num_estimates, num_samples, generator)",
+        globals={"estimator": estimator, "problem": problem, "num_estimates": num_estimates,
+                 "num_samples": num_samples, "generator": generator},
+        num_threads=torch.get_num_threads(),
+    )
+    result = timer.blocked_autorange(min_run_time=min_run_time)
+    return result.median, result.iqr
+
+
+def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: int = 0,
+            device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None,
+            chunk_size: int | None = None, min_run_time: float = 0.2,
+            suite: str = "") -> pd.DataFrame:
+    """Measure ``estimator`` on ``problem``: a tidy DataFrame, one row per parameter.
+
+    ``num_estimates`` independent estimates, each averaging ``num_samples``
+    inner samples, are drawn in chunks of ``chunk_size`` from a generator
+    seeded with ``seed`` and compared with the problem's reference gradient.
+    ``min_run_time=0`` skips the timing (``time_s`` is NaN).
+    """
+    if isinstance(num_estimates, bool) or not isinstance(num_estimates, int) or num_estimates < 2:
+        raise ValueError(f"num_estimates must be an integer >= 2 (a variance needs two "
+                         f"estimates), got {num_estimates!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    target = resolve_device(device)
+    problem = problem.to(device=target, dtype=resolve_dtype(dtype))
+    estimator.check(problem.distribution(problem.params))
+    estimator.check_num_samples(num_samples)
+
+    reference, reference_se = problem.reference_gradient()
+    chunk = min(num_estimates, chunk_size or default_chunk_size(problem, num_samples))
+    generator = torch.Generator(device=target).manual_seed(seed)
+    moments = {name: Moments() for name in problem.params}
+    done = 0
+    while done < num_estimates:
+        size = min(chunk, num_estimates - done)
+        grads = estimator(problem, size, num_samples, generator)
+        for name, rows in grads.items():
+            moments[name].update(rows)
+        done += size
+
+    if min_run_time > 0:
+        time_s, time_iqr_s = time_call(problem, estimator, chunk, num_samples, seed, min_run_time)
+    else:
+        time_s = time_iqr_s = float("nan")
+
+    common = {
+        "suite": suite, "problem": problem.name, "problem_config": problem.config_json,
+        "estimator": estimator.name, "estimator_config": estimator.config_json,
+        "device": str(target), "dtype": str(problem.dtype).replace("torch.", ""),
+        "num_estimates": num_estimates, "num_samples": num_samples, "seed": seed,
+        "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
+        "timed_estimates": chunk, **run_metadata(target),
+    }
+    rows = [
+        {**common, "param": name,
+         **summarise(moments[name], reference[name],
+                     None if reference_se is None else reference_se[name], problem.dtype)}
+        for name in problem.params
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)

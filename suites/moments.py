@@ -1,0 +1,70 @@
+"""Chunked first and second moments of gradient estimates, in float64.
+
+Estimates arrive in chunks of rows ``x_m`` (``m = 1..M``, each a flattened
+parameter of ``D`` coordinates). We keep, relative to a fixed shift ``c``
+(the first chunk's mean, so sums of squares do not cancel catastrophically)::
+
+    S1_i = sum_m (x_mi - c_i)          S2_i = sum_m (x_mi - c_i)^2
+    U1   = sum_m u_m,  U2 = sum_m u_m^2,   u_m = 1/D sum_i (x_mi - c_i)^2
+
+which give the per-coordinate mean and unbiased variance exactly, and the
+standard error of the mean per-coordinate variance ``v = 1/D sum_i var_i``
+from the spread of ``u_m``: ``se(v) = sd(u) / sqrt(M)``. ``u_m`` is centred
+on ``c`` rather than on the unknown mean; the difference changes ``sd(u)``
+by a relative ``O(1 / chunk size)``. Memory is ``O(D)`` whatever ``M``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class Moments:
+    """Running sums for one parameter; ``update`` with ``(n, D)`` rows."""
+
+    count: int = 0
+    shift: torch.Tensor | None = None
+    sum1: torch.Tensor | None = None
+    sum2: torch.Tensor | None = None
+    u_sum: float = 0.0
+    u_sumsq: float = 0.0
+    sq_sum: torch.Tensor | None = field(default=None, repr=False)
+
+    def update(self, rows: torch.Tensor) -> None:
+        rows = rows.detach().reshape(rows.shape[0], -1).to(torch.float64)  # n x D
+        if self.shift is None:
+            self.shift = rows.mean(0)
+            self.sum1 = torch.zeros_like(self.shift)
+            self.sum2 = torch.zeros_like(self.shift)
+            self.sq_sum = torch.zeros_like(self.shift)
+        centred = rows - self.shift
+        squares = centred**2
+        u = squares.mean(1)  # n
+        self.count += rows.shape[0]
+        self.sum1 += centred.sum(0)
+        self.sum2 += squares.sum(0)
+        self.sq_sum += (rows**2).sum(0)
+        self.u_sum += float(u.sum())
+        self.u_sumsq += float((u**2).sum())
+
+    def mean(self) -> torch.Tensor:
+        """Per-coordinate mean, shape ``(D,)``."""
+        return self.shift + self.sum1 / self.count
+
+    def variance(self) -> torch.Tensor:
+        """Per-coordinate unbiased variance, shape ``(D,)``."""
+        n = self.count
+        return (self.sum2 - self.sum1**2 / n).clamp_min(0) / (n - 1)
+
+    def rms(self) -> torch.Tensor:
+        """Per-coordinate root mean square of the raw estimates (their magnitude)."""
+        return (self.sq_sum / self.count).sqrt()
+
+    def mean_variance_se(self) -> float:
+        """Standard error of ``variance().mean()``."""
+        n = self.count
+        u_mean = self.u_sum / n
+        u_var = max(self.u_sumsq - n * u_mean**2, 0.0) / (n - 1)
+        return (u_var / n) ** 0.5

@@ -1,0 +1,53 @@
+import pytest
+
+import estimators
+import suites
+from suites import grids
+
+
+def test_names_are_sorted_and_complete():
+    assert estimators.names() == ["gumbel_softmax", "reparam", "score_function",
+                                  "straight_through_gumbel"]
+    assert {"gaussian", "gaussian_full", "bernoulli"} <= set(suites.problems.names())
+    assert "core" in grids.names()
+
+
+def test_unknown_estimator_lists_known_names():
+    with pytest.raises(ValueError, match="unknown estimator 'rebar'.*score_function"):
+        estimators.get("rebar")
+
+
+def test_unknown_problem_lists_known_names():
+    with pytest.raises(ValueError, match="unknown problem 'mnist'.*gaussian"):
+        suites.problems.get("mnist")
+
+
+def test_unknown_suite_lists_known_names():
+    with pytest.raises(ValueError, match="unknown suite 'x'.*core"):
+        grids.get("x")
+
+
+def test_unknown_option_names_allowed_ones():
+    with pytest.raises(ValueError, match="unknown option.*temprature.*allowed: temperature"):
+        estimators.get("gumbel_softmax", temprature=0.5)
+    with pytest.raises(ValueError, match="unknown baseline 'mean'.*none, loo"):
+        estimators.get("score_function", baseline="mean")
+
+
+def test_bad_problem_config_key_is_a_value_error():
+    with pytest.raises(ValueError, match="allowed keys: dim"):
+        suites.problems.get("gaussian", dimension=3)
+
+
+def test_every_estimator_applies_to_some_problem():
+    # A registered estimator without a problem it applies to would be untested.
+    probs = [suites.problems.get(n) for n in suites.problems.names()]
+    for name in estimators.names():
+        assert any(estimators.get(name).applies_to(p) for p in probs), name
+
+
+def test_descriptions_are_one_line():
+    for name in estimators.names():
+        assert estimators.describe(name) and "\n" not in estimators.describe(name)
+    for name in suites.problems.names():
+        assert suites.problems.describe(name)
