@@ -8,11 +8,13 @@ from pathlib import Path
 
 import click
 import pandas as pd
+import torch
 
 import estimators
 
 from . import grids, problems, store
 from .labels import estimator_label, problem_label
+from .report import FORMATS
 from .runner import run_cells
 
 
@@ -59,8 +61,9 @@ def list_cmd():
         click.echo(f"  {name:<26} {grids.get(name).description}")
 
 
-#: Options of ``run`` that choose the cells; recorded in meta.json and reused by ``--resume``.
-SELECTION = ("estimator_names", "problem_names", "devices", "num_estimates", "seed", "min_run_time")
+#: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
+RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "seed", "min_run_time",
+            "threads")
 
 
 @main.command()
@@ -72,6 +75,9 @@ SELECTION = ("estimator_names", "problem_names", "devices", "num_estimates", "se
 @click.option("--seed", type=int, default=None, help="Override the seed of every cell.")
 @click.option("--min-run-time", type=float, default=0.2, show_default=True,
               help="Seconds spent timing each cell (torch.utils.benchmark); 0 skips timing.")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch (torch.set_num_threads) [default: torch's choice]; "
+                   "1 gives steadier timings on a shared machine.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory for results.csv and meta.json [default: results/runs/<utc-time>-<suite>/].")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
@@ -79,21 +85,23 @@ SELECTION = ("estimator_names", "problem_names", "devices", "num_estimates", "se
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        out, resume, dry_run):
+        threads, out, resume, dry_run):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
                "devices": list(devices), "num_estimates": num_estimates, "seed": seed,
-               "min_run_time": min_run_time}
+               "min_run_time": min_run_time, "threads": threads}
     try:
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
         if resume is not None:
             suite, options = resumed_selection(ctx, suite, options, meta)
         suite = suite or "core"
-        if min_run_time < 0:
-            raise ValueError(f"--min-run-time must be >= 0, got {min_run_time}")
-        selection = {k: v for k, v in options.items() if k != "min_run_time"}
+        if options["min_run_time"] < 0:
+            raise ValueError(f"--min-run-time must be >= 0, got {options['min_run_time']}")
+        if options["threads"] is not None and options["threads"] < 1:
+            raise ValueError(f"--threads must be >= 1, got {options['threads']}")
+        selection = {k: v for k, v in options.items() if k not in ("min_run_time", "threads")}
         cells = select_cells(suite, **selection)
     except ValueError as error:
         raise BadInput(str(error)) from None
@@ -103,8 +111,14 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
         echo_cells(cells, done)
         return
     options["devices"] = options["devices"] or sorted({c.device for c in cells})
-    run_dir, meta, table = open_run(suite, cells, options, out, resume, meta, table)
-    table = sweep(ctx, run_dir, meta, table, pending, suite, options["min_run_time"], len(cells))
+    threads_before = torch.get_num_threads()
+    try:
+        # Set before meta.json is written, so that it records the threads the timings used.
+        torch.set_num_threads(options["threads"] or threads_before)
+        run_dir, meta, table = open_run(suite, cells, options, out, resume, meta, table)
+        table = sweep(ctx, run_dir, meta, table, pending, suite, options["min_run_time"], len(cells))
+    finally:
+        torch.set_num_threads(threads_before)
     with pd.option_context("display.max_rows", None, "display.width", 200,
                            "display.float_format", "{:.4g}".format):
         click.echo(summary_table(table).to_string(index=False))
@@ -147,7 +161,7 @@ def resumed_selection(ctx, suite, options: dict, meta: dict) -> tuple[str | None
     if suite and recorded_suite and suite != recorded_suite:
         raise ValueError(f"--resume: the run holds suite {recorded_suite!r}, not {suite!r}")
     recorded = meta.get("options", {})
-    given = {k for k in SELECTION
+    given = {k for k in RECORDED
              if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
     merged = {k: (options[k] if k in given or k not in recorded else recorded[k]) for k in options}
     return suite or recorded_suite, merged
@@ -213,6 +227,27 @@ def sweep(ctx, run_dir, meta, table, pending, suite, min_run_time, total):
         raise BadInput(str(error)) from None
     store.write_meta(run_dir, store.progressed_meta(meta, finished(), ended=store.utc_now()))
     return state["table"]
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Report directory [default: RUN_DIR/report for the first RUN_DIR].")
+@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="md (report.md), html (report.html), latex (tables.tex); repeatable [default: all].")
+def report(run_dirs, out, formats):
+    """Render tables and figures of one or more runs (RUN_DIR: a run directory or its results.csv)."""
+    from .report.render import render  # matplotlib and seaborn load only for this command
+
+    out = Path(out) if out else Path(run_dirs[0]) / "report"
+    try:
+        written = render(run_dirs, out, formats or FORMATS)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    click.echo(f"wrote {len(written)} files to {out}", err=True)
+    for path in written:
+        if path.parent == out:
+            click.echo(str(path))
 
 
 def select_cells(suite, estimator_names=(), problem_names=(), devices=(), num_estimates=None,

@@ -155,6 +155,9 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
 
 
 def _typed(table: pd.DataFrame, csv: Path) -> pd.DataFrame:
+    if table.empty:
+        # A header-only table (a run killed before its first cell) has no values to infer from.
+        return table.astype({c: float for c in NUMERIC_COLUMNS} | {"biased": bool})
     for column in NUMERIC_COLUMNS:
         if not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")

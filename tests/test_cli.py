@@ -151,3 +151,16 @@ def test_same_seed_gives_bit_identical_cpu_statistics(tmp_path):
         runs.append(statistics_csv(tmp_path / name))
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]  # the comparison can fail: another seed changes the numbers
+
+
+def test_resume_a_run_killed_before_its_first_cell(tmp_path):
+    out = tmp_path / "run"
+    args = ("run", *SMALL, "--estimator", "gumbel_softmax", "--min-run-time", "0", "--threads", "1")
+    assert invoke(*args, "--out", str(out)).exit_code == 0
+    header = (out / "results.csv").read_text().splitlines()[0]
+    store.atomic_write_text(out / "results.csv", header + "\n")  # as left by a kill at cell 0
+    result = invoke("run", "--resume", str(out))
+    assert result.exit_code == 0, result.output
+    table = store.read_results(out, require_key=True)
+    assert len(table) == 9 and set(table["threads"]) == {1}
+    assert json.loads((out / "meta.json").read_text())["options"]["threads"] == 1
