@@ -58,31 +58,50 @@ def set_scales(ax, data: pd.DataFrame, x: str, y: str, force_x: bool = False,
     """Log scale on each axis whose data spans decades (or when forced), with readable ticks."""
     if force_x or spans_decades(data[x]):
         ax.set_xscale("log")
-        readable_log_ticks(ax.xaxis, data[x])
+        readable_log_ticks(ax.xaxis, data[x], ax.get_xlim())
     if force_y or spans_decades(data[y]):
         ax.set_yscale("log")
-        readable_log_ticks(ax.yaxis, data[y])
+        readable_log_ticks(ax.yaxis, data[y], ax.get_ylim())
 
 
-def readable_log_ticks(axis, values) -> None:
-    """Within about a decade label 1-2-5 steps as plain numbers; beyond, powers of ten only.
+#: Tick mantissas, coarse to fine: the first giving 3 ticks in the data's range is used.
+TICK_SERIES = [(1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+               (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)]
 
-    Matplotlib's default labels every minor tick of a short log axis (``2x10^1 3x10^1 ...``),
-    which overlap into an unreadable smear.
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], bool]:
+    """Ticks inside ``[lo, hi]`` on a log axis, and whether they are powers of ten."""
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for series in TICK_SERIES:
+        ticks = [m * 10.0**k for k in decades for m in series if lo <= m * 10.0**k <= hi]
+        if len(ticks) >= 3:
+            return ticks, len(series) == 1
+    # Well under a decade wide: plain evenly spaced numbers read best.
+    return [t for t in ticker.MaxNLocator(nbins=4).tick_values(lo, hi) if lo <= t <= hi], False
+
+
+def readable_log_ticks(axis, values, limits) -> None:
+    """Ticks that never overlap: powers of ten over decades, plain 1-2-5 numbers within one.
+
+    Matplotlib labels every minor tick of a short log axis (``2x10^1 3x10^1 ...``), or
+    falls back to linear ticks that crowd at the top of the decade.
     """
     values = np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float)
+    if values.size == 0:
+        return
+    # The view (the data plus padding) may hold ticks that the data's own range lacks.
+    lo, hi = sorted(limits)
+    ticks, powers = log_ticks(lo if lo > 0 else values.min(), max(hi, values.max()))
+    axis.set_major_locator(ticker.FixedLocator(ticks))
+    axis.set_major_formatter(ticker.LogFormatterSciNotation() if powers
+                             else ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
-    if values.size and values.max() / values.min() < 100:
-        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    else:
-        axis.set_major_locator(ticker.LogLocator(numticks=6))
-        axis.set_major_formatter(ticker.LogFormatterSciNotation())
 
 
 def panel_order(df: pd.DataFrame, panel: str) -> list[str]:
     """Panels grouped by problem, then by dimension, then by name."""
-    first = df.assign(_dim=df["dim"].fillna(0)).sort_values(["problem", "_dim", panel], kind="stable")
+    first = df.assign(_dim=df["dim"].fillna(0)).sort_values(
+        ["problem", "problem_variant", "_dim", panel], kind="stable")
     return list(dict.fromkeys(first[panel]))
 
 

@@ -67,6 +67,9 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
     levels = row_levels(group, show_run)
     params = list(dict.fromkeys(group["param"]))
     keys = list(dict.fromkeys(map(tuple, group[levels].itertuples(index=False))))
+    # Estimators together (in grid order), their M / device / run variants beneath each.
+    first = {label: i for i, label in enumerate(dict.fromkeys(k[0] for k in keys))}
+    keys = sorted(keys, key=lambda k: first[k[0]])
     cells, bold = {}, {}
     for param in params:
         rows = group[group["param"] == param].set_index(levels)
