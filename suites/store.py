@@ -192,7 +192,9 @@ def git_dirty() -> bool | None:
     """Whether tracked files differ from the commit (then ``git_commit`` is not the whole story)."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        # results/ is data, rewritten by `make bench` itself: its changes say nothing of the code.
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                              ":(top)", ":(top,exclude)results"], cwd=here,
                              capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
