@@ -1,5 +1,9 @@
 # make test: build .venv from nothing and run the tests.
-# make bench: same set-up, run the default suite and render the report.
+# make bench: same set-up, run BENCH_SUITES into results/latest/<suite>/ and
+# render the report there (results/latest/report.md); suites that are not
+# registered (vae before it lands) are skipped with a line saying so.
+# CPU timings use one thread (BENCH_ARGS) so that they are steady on a shared
+# machine; the whole run takes a few minutes on 2 cores.
 # TORCH is installed before the project so that its range (torch>=2.3) is
 # already met and pip never pulls a multi-GB CUDA build by accident; users
 # with a GPU override it, e.g. make test TORCH="torch==2.5.1".
@@ -8,6 +12,9 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_SUITES ?= core scaling vae
+BENCH_OUT ?= results/latest
+BENCH_ARGS ?= --threads 1
 
 .PHONY: test bench install clean
 
@@ -26,7 +33,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/mcgradbench run core
+	rm -rf $(BENCH_OUT)
+	@runs=""; for suite in $(BENCH_SUITES); do \
+	  if ! $(BIN)/python -c "import sys, suites.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
+	    echo "bench: skipping suite '$$suite' (not registered; see mcgradbench list)"; continue; fi; \
+	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT)/$$suite $(BENCH_ARGS)"; \
+	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT)/$$suite $(BENCH_ARGS) || exit 1; \
+	  runs="$$runs $(BENCH_OUT)/$$suite"; \
+	done; \
+	echo "$(BIN)/mcgradbench report$$runs --out $(BENCH_OUT)"; \
+	$(BIN)/mcgradbench report $$runs --out $(BENCH_OUT)
 
 clean:
 	rm -rf $(VENV) .asv build *.egg-info

@@ -15,12 +15,12 @@ def test_list_shows_every_name():
         assert name in out
 
 
-def test_run_prints_table_for_filtered_grid():
+def test_run_prints_table_for_filtered_grid(tmp_path):
     result = invoke("run", "core", "--problem", "bernoulli", "--estimator", "score_function",
-                    "--num-estimates", "200", "--seed", "3")
+                    "--num-estimates", "200", "--seed", "3", "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
-    assert "score_function(baseline:loo)" in result.output
-    assert "bernoulli(dim:100" in result.output
+    assert "score_function(baseline=loo)" in result.output
+    assert "bernoulli(dim=100" in result.output
     assert "gaussian" not in result.output.split("\n", 1)[1]
 
 
@@ -34,3 +34,133 @@ def test_unknown_names_are_one_line_errors_with_exit_code_2():
         assert result.exit_code == 2, (args, result.output)
         assert text in result.output
         assert "Traceback" not in result.output
+
+
+# --- run: store, resume, dry run, reproducibility --------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from suites import store  # noqa: E402
+
+SMALL = ("core", "--problem", "bernoulli", "--num-estimates", "200")
+TIMING = {"time_s", "time_iqr_s", "utc_time"}
+
+
+def data_lines(run_dir):
+    return (Path(run_dir) / "results.csv").read_text().splitlines()[1:]
+
+
+def test_run_writes_results_and_meta(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", *SMALL, "--estimator", "gumbel_softmax", "--min-run-time", "0",
+                    "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = store.read_results(out, require_key=True)
+    meta = json.loads((out / "meta.json").read_text())
+    assert len(table) == 9 and table[store.KEY_COLUMN].nunique() == 9
+    assert meta["suite"] == "core" and meta["cells"] == 9 and meta["finished_cells"] == 9
+    assert meta["end_utc"] and meta["seeds"] == [0] and meta["devices"] == {"cpu": table["device_name"][0]}
+    assert "--num-estimates 200" in meta["command"]
+
+
+def test_run_refuses_to_overwrite_a_run(tmp_path):
+    out = tmp_path / "run"
+    args = ("run", *SMALL, "--estimator", "gumbel_softmax", "--min-run-time", "0", "--out", str(out))
+    assert invoke(*args).exit_code == 0
+    before = (out / "results.csv").read_text()
+    result = invoke(*args)
+    assert result.exit_code == 2 and "already holds a run; continue it with --resume" in result.output
+    assert (out / "results.csv").read_text() == before
+
+
+def test_dry_run_lists_cells_and_writes_nothing(tmp_path):
+    result = invoke("run", *SMALL, "--estimator", "score_function", "--dry-run",
+                    "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "6 cells: 0 finished, 6 to run"
+    assert "bernoulli(dim=10) x score_function(baseline=loo) on cpu M=200 K=4" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_after_killed_run_completes_every_cell_once(tmp_path):
+    out = tmp_path / "run"
+    total = 24  # bernoulli at 3 dims x 8 estimator configs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "suites.cli", "run", *SMALL, "--min-run-time", "0.05",
+         "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "results.csv").exists() and len(data_lines(out)) >= 2:
+                break
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    before = data_lines(out)
+    killed = store.read_results(out, require_key=True)  # readable, never torn
+    assert 2 <= len(before) < total and killed[store.KEY_COLUMN].is_unique
+
+    dry = invoke("run", "--resume", str(out), "--dry-run")
+    assert f"{total} cells: {len(before)} finished, {total - len(before)} to run" in dry.output
+
+    result = invoke("run", "--resume", str(out))
+    assert result.exit_code == 0, result.output
+    after = data_lines(out)
+    assert after[:len(before)] == before  # finished cells untouched
+    table = store.read_results(out, require_key=True)
+    assert len(table) == total and table[store.KEY_COLUMN].nunique() == total
+    meta = json.loads((out / "meta.json").read_text())
+    assert len(meta["sessions"]) == 2 and meta["finished_cells"] == total
+    assert meta["sessions"][0]["end_utc"] is None and meta["end_utc"]
+
+
+def test_resume_rejects_another_suite_and_missing_dirs(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", *SMALL, "--estimator", "gumbel_softmax", "--min-run-time", "0",
+                  "--out", str(out)).exit_code == 0
+    for args, text in [(("run", "nope", "--resume", str(out)), "the run holds suite 'core'"),
+                       (("run", "--resume", str(tmp_path / "missing")), "no such run directory"),
+                       (("run", "--resume", str(tmp_path)), "nothing to resume"),
+                       (("run", "--resume", str(out), "--out", str(out)), "not both")]:
+        result = invoke(*args)
+        assert result.exit_code == 2 and text in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def statistics_csv(run_dir):
+    table = store.read_results(run_dir)
+    return table.drop(columns=sorted(TIMING)).to_csv(index=False)
+
+
+def test_same_seed_gives_bit_identical_cpu_statistics(tmp_path):
+    args = ("run", "core", "--problem", "bernoulli", "--problem", "gaussian", "--estimator",
+            "score_function", "--estimator", "reparam", "--num-estimates", "300",
+            "--device", "cpu", "--min-run-time", "0")
+    runs = []
+    for name, seed in [("a", "5"), ("b", "5"), ("c", "6")]:
+        assert invoke(*args, "--seed", seed, "--out", str(tmp_path / name)).exit_code == 0
+        runs.append(statistics_csv(tmp_path / name))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]  # the comparison can fail: another seed changes the numbers
+
+
+def test_resume_a_run_killed_before_its_first_cell(tmp_path):
+    out = tmp_path / "run"
+    args = ("run", *SMALL, "--estimator", "gumbel_softmax", "--min-run-time", "0", "--threads", "1")
+    assert invoke(*args, "--out", str(out)).exit_code == 0
+    header = (out / "results.csv").read_text().splitlines()[0]
+    store.atomic_write_text(out / "results.csv", header + "\n")  # as left by a kill at cell 0
+    result = invoke("run", "--resume", str(out))
+    assert result.exit_code == 0, result.output
+    table = store.read_results(out, require_key=True)
+    assert len(table) == 9 and set(table["threads"]) == {1}
+    assert json.loads((out / "meta.json").read_text())["options"]["threads"] == 1

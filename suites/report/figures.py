@@ -1,0 +1,303 @@
+"""The report's seaborn figures; each either draws from the rows or says why it cannot.
+
+Every figure function takes the merged rows (one per cell, parameter) and
+returns a ``Figure`` or raises ``Skip`` with the reason the report prints.
+Estimators are named by their CLI label (``score_function(baseline=loo)``)
+and keep one colour and marker across all figures.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*"]
+#: A ratio of largest to smallest value beyond which an axis is drawn in log scale.
+DECADES = 20.0
+COL_WRAP = 4
+RC = {"svg.hashsalt": "mcgradbench", "svg.fonttype": "none"}  # reproducible, editable SVG text
+
+
+class Skip(Exception):
+    """The rows lack what a figure needs; the message says what, for report.md."""
+
+
+def style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9, rc=RC)
+
+
+def palette(labels) -> dict[str, tuple]:
+    """One colour per estimator label, stable for a given set of labels."""
+    labels = sorted(set(labels))
+    colours = sns.color_palette("tab10" if len(labels) <= 10 else "husl", len(labels))
+    return dict(zip(labels, colours))
+
+
+def markers(labels) -> dict[str, str]:
+    labels = sorted(set(labels))
+    return {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(labels)}
+
+
+def spans_decades(values) -> bool:
+    values = np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float)
+    return values.size > 1 and values.max() / values.min() >= DECADES
+
+
+def set_scales(ax, data: pd.DataFrame, x: str, y: str, force_x: bool = False,
+               force_y: bool = False) -> None:
+    """Log scale on each axis whose data spans decades (or when forced), with readable ticks."""
+    if force_x or spans_decades(data[x]):
+        ax.set_xscale("log")
+        readable_log_ticks(ax.xaxis, data[x], ax.get_xlim())
+    if force_y or spans_decades(data[y]):
+        ax.set_yscale("log")
+        readable_log_ticks(ax.yaxis, data[y], ax.get_ylim())
+
+
+#: Tick mantissas, coarse to fine: the first giving 3 ticks in the data's range is used.
+TICK_SERIES = [(1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+               (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)]
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], bool]:
+    """Ticks inside ``[lo, hi]`` on a log axis, and whether they are powers of ten."""
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for series in TICK_SERIES:
+        ticks = [m * 10.0**k for k in decades for m in series if lo <= m * 10.0**k <= hi]
+        if len(ticks) >= 3:
+            return ticks, len(series) == 1
+    # Well under a decade wide: plain evenly spaced numbers read best.
+    return [t for t in ticker.MaxNLocator(nbins=4).tick_values(lo, hi) if lo <= t <= hi], False
+
+
+def readable_log_ticks(axis, values, limits) -> None:
+    """Ticks that never overlap: powers of ten over decades, plain 1-2-5 numbers within one.
+
+    Matplotlib labels every minor tick of a short log axis (``2x10^1 3x10^1 ...``), or
+    falls back to linear ticks that crowd at the top of the decade.
+    """
+    values = np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float)
+    if values.size == 0:
+        return
+    # The view (the data plus padding) may hold ticks that the data's own range lacks.
+    lo, hi = sorted(limits)
+    ticks, powers = log_ticks(lo if lo > 0 else values.min(), max(hi, values.max()))
+    axis.set_major_locator(ticker.FixedLocator(ticks))
+    axis.set_major_formatter(ticker.LogFormatterSciNotation() if powers
+                             else ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def panel_order(df: pd.DataFrame, panel: str) -> list[str]:
+    """Panels grouped by problem, then by dimension, then by name."""
+    first = df.assign(_dim=df["dim"].fillna(0)).sort_values(
+        ["problem", "problem_variant", "_dim", panel], kind="stable")
+    return list(dict.fromkeys(first[panel]))
+
+
+def preferred_device(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one device (cpu when present): statistics do not depend on it, lines should not double."""
+    devices = sorted(df["device"].unique(), key=lambda d: (d != "cpu", d))
+    return df[df["device"] == devices[0]] if devices else df
+
+
+def largest_m(df: pd.DataFrame, line: list[str], x: str) -> pd.DataFrame:
+    """Per line and x, the row with the most estimates (the most precise statistics)."""
+    return (df.sort_values("num_estimates", kind="stable")
+              .drop_duplicates([*line, x], keep="last"))
+
+
+def lines_with(df: pd.DataFrame, line: list[str], x: str, at_least: int = 2) -> pd.DataFrame:
+    """Rows of lines that have ``at_least`` distinct ``x`` values."""
+    counts = df.groupby(line, dropna=False)[x].transform("nunique")
+    return df[counts >= at_least]
+
+
+def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None, **_):
+    """A line with ±1 se error bars; points where column ``hollow`` is true drawn unfilled."""
+    data = data.sort_values(x)
+    plt.errorbar(data[x], data[y], yerr=data[yerr], color=color, label=label, marker=marker,
+                 markersize=5, capsize=2, linewidth=1.3)
+    if hollow is not None:
+        calm = data[data[hollow]]
+        plt.plot(calm[x], calm[y], linestyle="none", marker=marker, markersize=5,
+                 markerfacecolor="white", markeredgecolor=color, zorder=3)
+
+
+def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
+    """Panels by ``panel`` (wrapped), one colour and marker per ``hue`` label."""
+    hues = sorted(data[hue].unique())
+    n = data[panel].nunique()
+    return sns.FacetGrid(data, col=panel, col_wrap=min(COL_WRAP, n), col_order=panel_order(data, panel),
+                         hue=hue, hue_order=hues,
+                         palette=palette(hues), hue_kws={"marker": [markers(hues)[h] for h in hues]},
+                         sharex=False, sharey=False, height=3.0, aspect=1.25, **kw)
+
+
+def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
+    grid.set_titles(col_template="{col_name}")
+    grid.add_legend(title=legend_title)
+    grid.figure.suptitle(title, y=1.02, fontsize="large")
+    return grid.figure
+
+
+# --- the figures ------------------------------------------------------------------------
+
+def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
+    """Variance per coordinate against dimension, log-log, one panel per problem and parameter."""
+    rows = preferred_device(df[df["dim"].notna() & (df["variance"] > 0)])
+    rows = rows.assign(panel=rows["problem_variant"] + " · " + rows["param"])
+    line = ["panel", "estimator_label"]
+    rows = lines_with(largest_m(rows, line, "dim"), line, "dim")
+    if rows.empty:
+        raise Skip("no estimator was measured on one problem at two or more dimensions")
+    grid = facet(rows, "panel", "estimator_label")
+    grid.map_dataframe(errorbar_lines, x="dim", y="variance", yerr="variance_se")
+    for panel, ax in grid.axes_dict.items():
+        set_scales(ax, rows[rows["panel"] == panel], "dim", "variance", force_x=True, force_y=True)
+    grid.set_axis_labels("dimension d", "variance per coordinate")
+    return finish(grid, f"Variance of one estimate against dimension ({rows['device'].iloc[0]}; "
+                        f"error bars: ±1 se)", "estimator")
+
+
+def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
+    """‖bias‖ against Gumbel-softmax temperature, one panel per problem configuration and parameter."""
+    rows = preferred_device(df[df["temperature"].notna()])
+    rows = rows.assign(panel=rows["problem_label"] + " · " + rows["param"])
+    line = ["panel", "estimator_family"]
+    rows = lines_with(largest_m(rows, line, "temperature"), line, "temperature")
+    if rows.empty:
+        raise Skip("no estimator with a temperature option was measured at two or more temperatures")
+    # Hollow markers: bias not significant (within the noise of the estimates).
+    rows = rows.assign(calm=~rows["biased"])
+    grid = facet(rows, "panel", "estimator_family")
+    grid.map_dataframe(errorbar_lines, x="temperature", y="bias_norm", yerr="bias_se", hollow="calm")
+    for panel, ax in grid.axes_dict.items():
+        set_scales(ax, rows[rows["panel"] == panel], "temperature", "bias_norm")
+    grid.set_axis_labels("temperature τ", "‖bias‖₂ of the mean estimate")
+    return finish(grid, f"Bias against temperature ({rows['device'].iloc[0]}; error bars: ±1 se; "
+                        f"hollow: not significantly biased)", "estimator")
+
+
+def time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
+    """Time per estimate against estimates per call, log-log, device as line style."""
+    # One point per line and M: the run given last (seaborn would otherwise average runs).
+    rows = df[np.isfinite(df["time_per_estimate_s"])].drop_duplicates(
+        ["problem_label", "estimator_label", "device", "num_samples", "timed_estimates"],
+        keep="last")
+    rows = rows.assign(time_us=rows["time_per_estimate_s"] * 1e6,
+                       estimator=rows["estimator_label"])
+    line = ["problem_label", "estimator_label", "device", "num_samples"]
+    rows = lines_with(rows, line, "timed_estimates")
+    if rows.empty:
+        raise Skip("no estimator was timed at two or more numbers of estimates per call "
+                   "(run a suite that varies M, e.g. `scaling`)")
+    labels = sorted(rows["estimator_label"].unique())
+    devices = sorted(rows["device"].unique(), key=lambda d: (d != "cpu", d))
+    grid = sns.relplot(data=rows, kind="line", x="timed_estimates", y="time_us",
+                       col="problem_label", col_wrap=min(COL_WRAP, rows["problem_label"].nunique()),
+                       col_order=panel_order(rows, "problem_label"),
+                       hue="estimator", hue_order=labels, palette=palette(labels),
+                       style="device", style_order=devices, markers=True, dashes=True,
+                       height=3.0, aspect=1.25, facet_kws={"sharex": False, "sharey": False})
+    for panel, ax in grid.axes_dict.items():
+        set_scales(ax, rows[rows["problem_label"] == panel], "timed_estimates", "time_us",
+                   force_x=True, force_y=True)
+    grid.set_axis_labels("estimates per call M", "time per estimate [µs]")
+    grid.set_titles(col_template="{col_name}")
+    devices_text = ", ".join(f"{d}: {n}" for d, n in
+                             rows.drop_duplicates("device")[["device", "device_name"]].values)
+    grid.figure.suptitle(f"Wall-clock time per estimate (median of torch.utils.benchmark; "
+                         f"{devices_text})", y=1.02, fontsize="large")
+    return grid.figure
+
+
+def efficiency(df: pd.DataFrame) -> plt.Figure:
+    """Variance against time per estimate, per problem: lower left is better."""
+    rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] > 0)]
+    if rows.empty:
+        raise Skip("no timed cells (time_s is missing; run without --min-run-time 0)")
+    cell = ["problem_label", "estimator_label", "device", "num_samples", "num_estimates", "run"]
+    # Total variance per coordinate over all parameters of a cell: numel-weighted mean.
+    per_cell = (rows.assign(weighted=rows["variance"] * rows["numel"])
+                .groupby(cell, sort=False)
+                .agg(weighted=("weighted", "sum"), numel=("numel", "sum"),
+                     time=("time_per_estimate_s", "first")).reset_index())
+    per_cell = per_cell.assign(variance=per_cell["weighted"] / per_cell["numel"],
+                               time_us=per_cell["time"] * 1e6,
+                               estimator=per_cell["estimator_label"])
+    order = panel_order(rows.drop_duplicates("problem_label"), "problem_label")
+    per_cell = largest_m(per_cell, ["problem_label", "estimator_label", "device", "num_samples"],
+                         "run")
+    per_cell = per_cell.drop_duplicates(["problem_label", "estimator_label", "device",
+                                         "num_samples"], keep="last")
+    labels = sorted(per_cell["estimator_label"].unique())
+    devices = sorted(per_cell["device"].unique(), key=lambda d: (d != "cpu", d))
+    grid = sns.relplot(data=per_cell, kind="scatter", x="time_us", y="variance",
+                       col="problem_label", col_order=order,
+                       col_wrap=min(COL_WRAP, per_cell["problem_label"].nunique()),
+                       hue="estimator", hue_order=labels, palette=palette(labels),
+                       style="device", style_order=devices, s=60, height=3.0, aspect=1.25,
+                       facet_kws={"sharex": False, "sharey": False}, zorder=3)
+    for panel, ax in grid.axes_dict.items():
+        here = per_cell[per_cell["problem_label"] == panel]
+        set_scales(ax, here, "time_us", "variance", force_x=True, force_y=True)
+        draw_iso_efficiency(ax, here)
+        draw_frontier(ax, here)
+    grid.set_axis_labels("time per estimate [µs]", "variance per coordinate")
+    grid.set_titles(col_template="{col_name}")
+    grid.figure.suptitle("Efficiency: variance × time (lower left is better; grey dashed: equal "
+                         "variance × time; black: frontier)", y=1.02, fontsize="large")
+    return grid.figure
+
+
+def draw_iso_efficiency(ax, here: pd.DataFrame) -> None:
+    """Dashed lines of constant variance x time, one per decade, through the panel."""
+    product = here["variance"] * here["time_us"]
+    lo, hi = math.floor(math.log10(product.min())) - 1, math.ceil(math.log10(product.max())) + 1
+    xs = np.geomspace(here["time_us"].min() / 2, here["time_us"].max() * 2, 50)
+    ylim, xlim = ax.get_ylim(), ax.get_xlim()
+    for exponent in range(lo, hi + 1):
+        ax.plot(xs, 10.0**exponent / xs, color="0.75", linestyle="--", linewidth=0.6, zorder=1)
+    ax.set_ylim(ylim)
+    ax.set_xlim(xlim)
+
+
+def draw_frontier(ax, here: pd.DataFrame) -> None:
+    """The Pareto frontier per device: no other estimator is both faster and less noisy."""
+    for _, points in here.groupby("device"):
+        points = points.sort_values(["time_us", "variance"])
+        frontier = points[points["variance"] <= points["variance"].cummin()]
+        ax.plot(frontier["time_us"], frontier["variance"], color="black", linewidth=0.9,
+                zorder=2)
+
+
+#: File stem, title, function: what report.md lists, in order.
+FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
+    ("variance_vs_dimension", "Variance against dimension", variance_vs_dimension),
+    ("bias_vs_temperature", "Bias against Gumbel-softmax temperature", bias_vs_temperature),
+    ("time_vs_estimates", "Time per estimate against the number of estimates", time_vs_estimates),
+    ("efficiency", "Efficiency frontier: variance × time per estimate", efficiency),
+]
+
+
+def save(figure: plt.Figure, directory: Path, stem: str) -> list[Path]:
+    """PNG (for the Markdown report) and SVG (for papers) of ``figure``; closes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
+    try:
+        figure.savefig(paths[0], dpi=150, bbox_inches="tight", metadata={"Software": None})
+        figure.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
+    finally:
+        plt.close(figure)
+    return paths

@@ -1,0 +1,189 @@
+"""Write a report directory: report.md, report.html, tables.tex and figures/ from run directories."""
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from ..measure import package_version
+from ..store import atomic_write_text, utc_now
+from . import FORMATS, figures, tables
+from .runs import latest, load_runs, repeated
+
+FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One figure of the report: its files, or why it was skipped."""
+
+    stem: str
+    title: str
+    paths: list[Path]
+    skipped: str = ""
+
+
+def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] = FORMATS
+           ) -> list[Path]:
+    """Read the runs at ``paths``, write the report into ``out``; the files written."""
+    df, metas = load_runs(paths)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    drawn = draw_figures(latest(df), out / "figures")
+    comparison = tables.comparison_tables(df)
+    written = [p for d in drawn for p in d.paths]
+    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out),
+             "html": lambda: html_report(df, metas, comparison, drawn, out),
+             "latex": lambda: latex_tables(comparison)}
+    for fmt in dict.fromkeys(formats):
+        atomic_write_text(out / FILES[fmt], pages[fmt]())
+        written.append(out / FILES[fmt])
+    return written
+
+
+def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
+    """Every figure that the rows allow, as PNG and SVG; skipped ones with their reason."""
+    figures.style()
+    drawn = []
+    for stem, title, draw in figures.FIGURES:
+        try:
+            figure = draw(df)
+        except figures.Skip as reason:
+            drawn.append(Drawn(stem, title, [], str(reason)))
+            continue
+        drawn.append(Drawn(stem, title, figures.save(figure, directory, stem)))
+    return drawn
+
+
+# --- shared content ---------------------------------------------------------------------
+
+def runs_frame(metas: list[dict], out: Path) -> pd.DataFrame:
+    """One line per run: what, where, with which versions and when."""
+    def commit(meta):
+        sha = str(meta.get("git_commit", "–"))[:10]
+        return sha + (" (dirty)" if meta.get("git_dirty") else "")
+    return pd.DataFrame({
+        "run": [m["run"] for m in metas],
+        "suite": [m.get("suite", "–") for m in metas],
+        "cells": [f"{m.get('finished_cells', '–')}/{m.get('cells', '–')}" for m in metas],
+        "rows": [m["rows"] for m in metas],
+        "devices": ["; ".join(f"{d}: {n}" for d, n in m.get("devices", {}).items()) or "–"
+                    for m in metas],
+        "threads": [m.get("threads", "–") for m in metas],
+        "torch": [m.get("torch_version", "–") for m in metas],
+        "mcgradbench": [m.get("package_version", "–") for m in metas],
+        "commit": [commit(m) for m in metas],
+        "started (UTC)": [m.get("start_utc") or "–" for m in metas],
+        "finished (UTC)": [m.get("end_utc") or "not finished" for m in metas],
+        "data": [os.path.relpath(m["run_dir"], out) for m in metas],
+    })
+
+
+def device_sentence(df: pd.DataFrame) -> str:
+    """Which device the numbers come from, in one sentence."""
+    names = df.drop_duplicates("device")[["device", "device_name"]].values
+    listed = ", ".join(f"`{d}` ({n})" for d, n in names)
+    if len(names) == 1:
+        return f"Every number comes from one device: {listed}."
+    return f"Numbers come from {listed}; each table says which device a row was measured on."
+
+
+def notes(df: pd.DataFrame, metas: list[dict]) -> list[str]:
+    lines = [device_sentence(df)]
+    if not any(str(d).startswith("cuda") for d in df["device"]):
+        lines.append("No CUDA run is included: times are CPU times only.")
+    if repeated(df):
+        lines.append("Some cells were measured in more than one run: tables list each "
+                     "measurement with its run; figures use the run given last.")
+    unfinished = [m["run"] for m in metas if m.get("cells") and m.get("finished_cells") != m.get("cells")]
+    if unfinished:
+        lines.append(f"Not finished (partial grids): {', '.join(unfinished)}.")
+    return lines
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+def markdown_report(df, metas, comparison, drawn, out: Path) -> str:
+    """report.md: metadata, figures, tables; relative links so it reads on GitHub."""
+    frame = runs_frame(metas, out)
+    frame["data"] = [f"[results.csv]({p}/results.csv)" for p in frame["data"]]
+    lines = ["# mcgradbench report", "",
+             f"Rendered {utc_now().isoformat()} by mcgradbench {package_version()} from "
+             f"{len(metas)} run(s).", "", "## Runs", "",
+             frame.to_markdown(index=False, disable_numparse=True), ""]
+    for meta in metas:
+        if meta.get("command"):
+            lines.append(f"- `{meta['run']}`: `{meta['command']}`")
+    lines += ["", *notes(df, metas), "", "## How to read the numbers", "", tables.LEGEND, "",
+              "## Figures", ""]
+    for fig in drawn:
+        lines += [f"### {fig.title}", ""]
+        if fig.skipped:
+            lines += [f"_Skipped: {fig.skipped}._", ""]
+            continue
+        png, svg = (os.path.relpath(p, out) for p in fig.paths)
+        lines += [f"![{fig.title}]({png})", "", f"[SVG]({svg})", ""]
+    lines += ["## Tables", ""]
+    for suite, group in _by_suite(comparison):
+        lines += [f"### Suite `{suite or '(none)'}`", ""]
+        for table in group:
+            lines += [f"#### {table.title}", "", f"{table.note}.", "", tables.to_markdown(table), ""]
+    return "\n".join(lines)
+
+
+def _by_suite(comparison):
+    suites = list(dict.fromkeys(t.suite for t in comparison))
+    return [(s, [t for t in comparison if t.suite == s]) for s in suites]
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+caption { caption-side: top; text-align: left; color: #444; padding-bottom: 0.3rem; }
+img { max-width: 100%; }
+code { background: #f4f4f4; padding: 0 0.2rem; }
+"""
+
+
+def html_report(df, metas, comparison, drawn, out: Path) -> str:
+    """report.html: one standalone page (figures linked as SVG beside it)."""
+    esc = html.escape
+    parts = [f"<h1>mcgradbench report</h1><p>Rendered {esc(utc_now().isoformat())} by "
+             f"mcgradbench {esc(package_version())} from {len(metas)} run(s).</p>",
+             "<h2>Runs</h2>", runs_frame(metas, out).to_html(index=False, border=0)]
+    parts += [f"<p><code>{esc(m['run'])}</code>: <code>{esc(m['command'])}</code></p>"
+              for m in metas if m.get("command")]
+    parts += [f"<p>{esc(line)}</p>" for line in notes(df, metas)]
+    parts += ["<h2>How to read the numbers</h2>", f"<p>{esc(tables.LEGEND)}</p>", "<h2>Figures</h2>"]
+    for fig in drawn:
+        parts.append(f"<h3>{esc(fig.title)}</h3>")
+        if fig.skipped:
+            parts.append(f"<p><em>Skipped: {esc(fig.skipped)}.</em></p>")
+        else:
+            svg = os.path.relpath(fig.paths[1], out)
+            parts.append(f'<img src="{esc(svg)}" alt="{esc(fig.title)}">')
+    parts.append("<h2>Tables</h2>")
+    for suite, group in _by_suite(comparison):
+        parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
+        parts += [tables.to_html(t) for t in group]
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>mcgradbench report</title><style>{CSS}</style></head>\n<body>\n{body}\n"
+            f"</body></html>\n")
+
+
+# --- LaTeX ------------------------------------------------------------------------------
+
+def latex_tables(comparison) -> str:
+    """tables.tex: every comparison table, for ``\\input`` into a paper."""
+    header = ["% mcgradbench comparison tables; needs \\usepackage{booktabs}.",
+              f"% {tables.LEGEND}".replace("\n", " "), ""]
+    return "\n".join(header + [tables.to_latex(t) for t in comparison])

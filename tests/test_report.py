@@ -1,0 +1,174 @@
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from suites import store
+from suites.cli import main
+from suites.grids import Cell
+from suites.report import tables
+from suites.report.runs import load_runs
+from suites.runner import run_cell
+
+ESTIMATORS = [("score_function", {"baseline": "loo"}), ("gumbel_softmax", {"temperature": 0.5}),
+              ("gumbel_softmax", {"temperature": 1.0})]
+LABELS = ["score_function(baseline=loo)", "gumbel_softmax(temperature=0.5)",
+          "gumbel_softmax(temperature=1.0)"]
+
+
+def grid(problems, estimators, ms, seed=0):
+    return [Cell(p, c, e, o, "cpu", m, 4, seed) for p, c in problems for e, o in estimators
+            for m in ms]
+
+
+BERNOULLI = [("bernoulli", {"dim": 1}), ("bernoulli", {"dim": 4})]
+
+
+def write_run(run_dir: Path, cells, suite="t", min_run_time=0.002) -> Path:
+    """A run directory as ``mcgradbench run`` leaves it, without the CLI's overhead."""
+    run_dir.mkdir(parents=True)
+    meta = store.new_meta(suite, cells, f"test {run_dir.name}", {}, store.utc_now())
+    table = store.empty_table()
+    for cell in cells:
+        table = store.append_cell(run_dir, table, cell, run_cell(cell, suite, min_run_time))
+    store.write_meta(run_dir, {**store.progressed_meta(meta, len(cells), store.utc_now()),
+                               "run_id": run_dir.name})
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    full = write_run(root / "run-a", grid(BERNOULLI, ESTIMATORS, [100, 400]))
+    again = write_run(root / "run-b", grid(BERNOULLI[:1], ESTIMATORS[:1], [100]))
+    other = write_run(root / "run-c", grid([("gaussian", {"dim": 2})], [("reparam", {})], [100]))
+    return {"full": full, "again": again, "other": other, "root": root}
+
+
+def report(*args):
+    return CliRunner().invoke(main, ["report", *map(str, args)], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def rendered(runs):
+    out = runs["root"] / "report-all"
+    result = report(runs["full"], "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_format_is_written_with_estimator_names(rendered):
+    md = (rendered / "report.md").read_text()
+    page = (rendered / "report.html").read_text()
+    tex = (rendered / "tables.tex").read_text()
+    for label in LABELS:
+        assert label in md and label in page
+        assert label.replace("_", r"\_") in tex
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert rule in tex
+    assert "| estimator" in md and "## Runs" in md and "run-a" in md
+
+
+def test_figures_are_png_and_svg_linked_relatively(rendered):
+    md = (rendered / "report.md").read_text()
+    for stem in ("variance_vs_dimension", "bias_vs_temperature", "time_vs_estimates", "efficiency"):
+        png, svg = rendered / "figures" / f"{stem}.png", rendered / "figures" / f"{stem}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", stem
+        assert "<svg" in svg.read_text()[:2000], stem
+        assert f"](figures/{stem}.png)" in md
+    assert "Skipped" not in md
+    assert str(rendered) not in md  # links must work on GitHub: relative only
+
+
+def test_format_option_limits_the_pages(runs, tmp_path):
+    result = report(runs["full"], "--out", tmp_path, "--format", "md")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.md").exists()
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "tables.tex").exists()
+
+
+def test_merge_reports_a_cell_measured_twice_with_its_run(runs, tmp_path):
+    result = report(runs["full"], runs["again"], "--out", tmp_path, "--format", "md")
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "report.md").read_text()
+    assert "measured in more than one run" in md
+    header = next(line for line in md.splitlines() if line.startswith("| estimator"))
+    assert "| run" in header
+    repeated = [line for line in md.splitlines()
+                if line.startswith("| score_function(baseline=loo)") and "| 100 " in line]
+    assert {("run-a" in line, "run-b" in line) for line in repeated} >= {(True, False), (False, True)}
+
+
+def test_merge_of_disjoint_runs_needs_no_run_column(runs, tmp_path):
+    df, metas = load_runs([runs["full"], runs["other"]])
+    assert [m["run"] for m in metas] == ["run-a", "run-c"]
+    assert set(df["problem"]) == {"bernoulli", "gaussian"}
+    names = {name for t in tables.comparison_tables(df) for name in t.cells.index.names}
+    assert "run" not in names
+
+
+def test_bold_marks_exactly_the_significantly_biased_cells(runs):
+    df, _ = load_runs([runs["full"]])
+    for table in tables.comparison_tables(df):
+        rows = df[df["problem_label"] == table.title]
+        flags = table.bold[("logits", tables.BIAS)]
+        expected = {(r.estimator_label, r.num_estimates): r.biased for r in rows.itertuples()}
+        assert dict(zip(flags.index, flags)) == expected
+    assert df["biased"].any() and not df["biased"].all()
+
+
+def test_missing_data_skips_figures_with_a_reason(runs, tmp_path):
+    single = write_run(tmp_path / "single", grid(BERNOULLI[:1], ESTIMATORS[:1], [100]),
+                       min_run_time=0)
+    result = report(single, "--out", tmp_path / "out", "--format", "md")
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert len(re.findall(r"^_Skipped: .+\._$", md, flags=re.M)) == 4
+    assert "two or more dimensions" in md and "temperatures" in md and "no timed cells" in md
+
+
+def malformed(root: Path) -> dict[str, tuple[Path, str]]:
+    """Inputs that are not runs, and the message each must give."""
+    cases = {}
+    empty = root / "empty"
+    empty.mkdir()
+    cases["empty dir"] = (empty, "holds no results.csv")
+    other = root / "other-tool"
+    other.mkdir()
+    (other / "results.csv").write_text("benchmark,mean,stddev\nfoo,1.0,0.1\n")
+    cases["another tool"] = (other, "not a mcgradbench results table (missing columns: suite")
+    blank = root / "blank"
+    blank.mkdir()
+    (blank / "results.csv").write_text("")
+    cases["empty file"] = (blank, "empty file")
+    header = root / "header-only"
+    header.mkdir()
+    store.atomic_write_text(header / "results.csv", store.table_csv(store.empty_table()))
+    cases["no rows"] = (header, "holds no result rows")
+    cases["missing"] = (root / "nope", "no such run directory")
+    return cases
+
+
+def test_malformed_input_is_one_line_and_exit_code_2(runs, tmp_path):
+    cases = malformed(tmp_path)
+    lacking = tmp_path / "lacking"
+    lacking.mkdir()
+    text = (runs["full"] / "results.csv").read_text().splitlines()
+    columns = text[0].split(",")
+    drop = columns.index("variance")
+    (lacking / "results.csv").write_text(
+        "\n".join(",".join(c for i, c in enumerate(columns) if i != drop) for _ in [0]) + "\n")
+    cases["missing column"] = (lacking, "missing columns: variance")
+    bad_meta = tmp_path / "bad-meta"
+    bad_meta.mkdir()
+    (bad_meta / "results.csv").write_text((runs["full"] / "results.csv").read_text())
+    (bad_meta / "meta.json").write_text("{oops")
+    cases["bad meta"] = (bad_meta, "meta.json: not valid JSON")
+    for name, (path, message) in cases.items():
+        result = report(path, "--out", tmp_path / "out")
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2, (name, result.output)
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], (name, lines)
+    assert not (tmp_path / "out" / "report.md").exists()
