@@ -16,7 +16,8 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
   ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
   synchronises CUDA), ``time_iqr_s`` its interquartile range.
 
-Standard errors are floored at the dtype's rounding resolution so that a
+``D`` counts free coordinates only (``Problem.free_coordinates``: the lower
+triangle of a ``scale_tril``). Standard errors are floored at the dtype's rounding resolution so that a
 zero-variance estimator (reparam on a linear cost) is not flagged biased by
 float rounding.
 """
@@ -203,12 +204,18 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     chunk = min(num_estimates, chunk_size or default_chunk_size(problem, num_samples))
     generator = torch.Generator(device=target).manual_seed(seed)
     moments = {name: Moments() for name in problem.params}
+    free = {name: problem.free_coordinates(name) for name in problem.params}
+    reference = {name: g if free[name] is None else g[free[name]] for name, g in reference.items()}
+    if reference_se is not None:
+        reference_se = {name: s if free[name] is None else s[free[name]]
+                        for name, s in reference_se.items()}
     done = 0
     while done < num_estimates:
         size = min(chunk, num_estimates - done)
         grads = estimator(problem, size, num_samples, generator)
         for name, rows in grads.items():
-            moments[name].update(rows)
+            mask = free[name]
+            moments[name].update(rows if mask is None else rows[:, mask])
         done += size
 
     if min_run_time > 0:

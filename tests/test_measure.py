@@ -126,3 +126,13 @@ def test_cuda_measurement_is_unbiased_and_timed():
                         20_000, device="cuda", min_run_time=0.05)
     assert (df["device"] == "cuda:0").all() and (df["max_abs_z"] < 5).all()
     assert (df["time_s"] > 0).all()
+
+
+def test_structural_zeros_of_scale_tril_are_not_counted():
+    prob = suites.problems.get("gaussian_full", dim=6)
+    df = suites.measure(prob, estimators.get("reparam"), 2_000, min_run_time=0).set_index("param")
+    assert df.loc["scale_tril", "numel"] == 6 * 7 // 2
+    grads = estimators.get("reparam")(prob, 2_000, 1, torch.Generator().manual_seed(0))["scale_tril"]
+    lower = grads[:, torch.ones(6, 6, dtype=torch.bool).tril()]
+    # per free coordinate, so about D(D+1)/2 / D^2 of the diluted average would be wrong
+    assert math.isclose(df.loc["scale_tril", "variance"], float(lower.var(0).mean()), rel_tol=0.15)

@@ -77,6 +77,14 @@ class Problem(abc.ABC):
             raise NotImplementedError(f"{self.name} has neither an exact nor a reference gradient")
         return exact, None
 
+    def free_coordinates(self, name: str) -> torch.Tensor | None:
+        """Boolean mask of the coordinates of ``params[name]`` that are free, or ``None`` (all).
+
+        Metrics average over free coordinates only: the structurally zero upper
+        triangle of a ``scale_tril`` would otherwise dilute every variance.
+        """
+        return None
+
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.params.values())
