@@ -13,6 +13,13 @@ pass ``(M, *shape)`` replicas). ``distribution(params)`` then has batch
 shape ``B`` (times any batch of the problem itself) and ``cost(z, params)``
 maps ``z`` of shape ``(K, *B, *event)`` to ``(K, *B)``.
 
+Problems with a batch of their own (a VAE has one latent per data point):
+``distribution(params)`` has batch ``(*B, N)`` and ``cost`` returns one term
+per element, ``(K, *B, N)``, with ``F = sum_n E f_n``. Estimators sum their
+surrogate, so each element's score is weighted by its own term: the
+per-data-point learning signal of VAE practice (Mnih & Gregor 2014; Pyro's
+plates), not the whole batch's cost times every score.
+
 Where ``F`` has a closed form, subclasses implement ``expectation(params)``
 and the exact gradient is autograd of that closed form, computed in float64.
 """
@@ -75,6 +82,15 @@ class Problem(abc.ABC):
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.params.values())
+
+    @property
+    def elements_per_sample(self) -> int:
+        """Numbers one inner sample of one estimate holds (sizes measurement chunks).
+
+        The parameter count, unless the cost evaluates something larger per
+        sample (a decoder over every data point): such problems override it.
+        """
+        return self.num_params
 
     @property
     def dtype(self) -> torch.dtype:
