@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import Cell, Suite, applicable_cells, default_devices
 from .core import CORE
+from .vae import VAE
 
 _REGISTRY: dict[str, Suite] = {}
 
@@ -15,6 +16,7 @@ def register(suite: Suite) -> Suite:
 
 
 register(CORE)
+register(VAE)
 
 
 def names() -> list[str]:

@@ -141,7 +141,6 @@ class LogisticRegression(Problem):
                              f"{REFERENCE_ESTIMATES} (the reference averages that many "
                              f"estimates), got {reference_samples!r}")
         self.x, self.y = breast_cancer()
-        self.xty = self.x.T @ self.y  # D
         dim = self.x.shape[1]
         generator = torch.Generator().manual_seed(seed)
         # A seeded, non-optimal point: small random means, a narrow q.
@@ -174,11 +173,11 @@ class LogisticRegression(Problem):
         """``log p(y | X, w) = y^T X w - sum_n softplus(x_n^T w)``: ``(..., D) -> (...)``.
 
         The sum of ``Bernoulli(logits=x_n^T w).log_prob(y_n)``, with ``X^T y``
-        precomputed so that only the softplus touches every data point: this
+        formed first so that only the softplus touches every data point: this
         cost dominates the 10^6-sample reference.
         """
         logits = w @ self.x.T  # ... x N
-        return w @ self.xty - nnf.softplus(logits).sum(-1)
+        return w @ (self.y @ self.x) - nnf.softplus(logits).sum(-1)
 
     def cost(self, w, params):
         """``log p(y | X, w) + log p(w) - log q(w)``: ``(K, *B, D) -> (K, *B)``."""
@@ -193,7 +192,7 @@ class LogisticRegression(Problem):
         """Cache file keyed by the configuration and the exact parameter and data values."""
         key = hashlib.sha256()
         key.update(f"{self.name} v{REFERENCE_VERSION} {REFERENCE_SEED} {self.config_json}".encode())
-        for tensor in (*self.params.values(), self.x, self.y):  # xty follows from x, y
+        for tensor in (*self.params.values(), self.x, self.y):
             key.update(tensor.detach().to("cpu", torch.float64).numpy().tobytes())
         return cache_dir() / f"{self.name}-{self.family}-{key.hexdigest()[:20]}.pt"
 
