@@ -26,8 +26,14 @@ relaxed ``z`` in (0, 1): the Concrete relaxation of the cost that
 Gumbel-softmax differentiates (Maddison et al. 2017; Jang et al. 2017).
 
 The parameters sit at a seeded, non-trivial point: small seeded weights,
-then ``train_steps`` steps of Adam on the exact ELBO (float64), done once
-at construction.
+then ``train_steps`` steps of full-batch Adam (learning rate 0.05) on the
+exact ELBO (float64), done once at construction (about 0.1 s by default).
+The default, 30 steps, lifts the ELBO from -25.3 to -21.8 nats (1000 steps
+reach -17.6) and stops before the encoder saturates: after 100 steps some
+``q(z_l | x_n)`` fall below 1e-6, a REINFORCE estimate then almost never
+sees the rare state that carries its mean, and with ``M`` in the thousands
+its sample variance understates the truth, so the z-test reports an
+unbiased estimator as biased. At 30 steps ``min(e, 1 - e) > 1e-3``.
 """
 from __future__ import annotations
 
