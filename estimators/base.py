@@ -11,7 +11,9 @@ All ``M`` estimates come from one batched autograd pass. The parameters are
 replicated to shape ``(M, *shape)`` (an expanded view, no copy), the
 distribution is built with that batch dimension in front, and each
 subclass returns a per-estimate *surrogate* ``s_m`` of shape ``(M,)`` whose
-gradient with respect to the ``m``-th replica is the ``m``-th estimate.
+gradient with respect to the ``m``-th replica is the ``m``-th estimate
+(``(M, N)`` for a problem with a batch of its own, e.g. one latent per data
+point; it is summed all the same).
 Because ``s_m`` depends on replica ``m`` only, ``grad(sum_m s_m)`` w.r.t.
 the replicated parameters is exactly the stack of per-estimate gradients
 (the "summed objective" trick; no per-sample loop, no ``vmap`` needed).

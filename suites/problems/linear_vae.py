@@ -160,7 +160,7 @@ class LinearVAE(Problem):
         decoded = z @ params["decoder.weight"].transpose(-1, -2) + params["decoder.bias"][..., None, :]
         sigma_x = params["decoder.log_sigma"].exp()[..., None, :]
         log_lik = Normal(decoded, sigma_x, validate_args=False).log_prob(self.x).sum(-1)
-        log_prior = Normal(0.0, 1.0, validate_args=False).log_prob(z).sum(-1)
+        log_prior = Normal(z.new_zeros(()), z.new_ones(()), validate_args=False).log_prob(z).sum(-1)
         log_q = self.distribution(params).log_prob(z)
         return (log_lik + log_prior - log_q) / self.num_data
 
