@@ -200,7 +200,8 @@ def test_reparam_beats_score_function_on_the_encoder():
     (dict(alpha=float("nan")), "alpha must be a finite number > 0"),
     (dict(alpha="big"), "alpha must be a finite number > 0, got 'big'"),
     (dict(num_data=0), "num_data must be an integer >= 1, got 0"),
-    (dict(perturbation=-0.1), "perturbation must be a finite number >= 0"),
+    (dict(perturbation=-0.1), "perturbation must be a finite number >= 0, got -0.1"),
+    (dict(perturbation="some"), "perturbation must be a finite number, got 'some'"),
 ])
 def test_bad_config_is_a_value_error(config, match):
     with pytest.raises(ValueError, match=match):

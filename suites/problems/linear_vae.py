@@ -45,7 +45,7 @@ import math
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from .base import Problem, check_dim
+from .base import Problem, check_dim, check_finite
 
 TRUE_WEIGHT = (3.0, 4.0, 1.0)
 TRUE_BIAS = (2.0, 1.0, -2.0)
@@ -119,8 +119,8 @@ class LinearVAE(Problem):
                  perturbation: float = 0.5):
         self.alpha = check_positive("alpha", alpha)
         num_data = check_dim(num_data, "num_data")
-        perturbation = float(perturbation)
-        if not (math.isfinite(perturbation) and perturbation >= 0):
+        perturbation = check_finite("perturbation", perturbation)
+        if perturbation < 0:
             raise ValueError(f"perturbation must be a finite number >= 0, got {perturbation!r}")
         generator = torch.Generator().manual_seed(seed)
         self.x = generate_data(self.alpha, num_data, generator)  # N x 3
