@@ -154,6 +154,16 @@ def check_finite(name: str, value: Any) -> float:
     return number
 
 
+def check_positive(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
 def vector(name: str, value: Any, dim: int, *, positive: bool = False,
            open_unit: bool = False) -> torch.Tensor:
     """A length-``dim`` float32 tensor from a scalar (broadcast) or a sequence.

@@ -45,23 +45,12 @@ import math
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from .base import Problem, check_dim, check_finite
+from .base import Problem, check_dim, check_finite, check_positive
 
 TRUE_WEIGHT = (3.0, 4.0, 1.0)
 TRUE_BIAS = (2.0, 1.0, -2.0)
 PARAM_NAMES = ("decoder.weight", "decoder.bias", "decoder.log_sigma",
                "encoder.weight", "encoder.bias", "encoder.log_sigma")
-
-
-def check_positive(name: str, value) -> float:
-    """``value`` as a float, or ``ValueError`` unless finite and > 0."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
 
 
 def generate_data(alpha: float, num_data: int, generator: torch.Generator) -> torch.Tensor:

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as nnf
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from .base import Problem, check_choice
+from .base import Problem, check_choice, check_positive
 
 FAMILIES = ("diag", "full")
 #: Seeds the reference estimate; far from the small seeds the suites use, so that
@@ -63,16 +63,6 @@ def breast_cancer() -> tuple[torch.Tensor, torch.Tensor]:
     x = (x - x.mean(0)) / x.std(0, correction=0)
     x = torch.cat([x, torch.ones(x.shape[0], 1, dtype=torch.float64)], 1)
     return x.to(torch.float32), torch.as_tensor(labels, dtype=torch.float32)
-
-
-def check_positive(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
 
 
 def cache_dir() -> Path:
