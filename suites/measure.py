@@ -80,7 +80,7 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
 
 def default_chunk_size(problem, num_samples: int) -> int:
     """Estimates per chunk so that one chunk holds about ``CHUNK_ELEMENTS`` numbers."""
-    return max(1, CHUNK_ELEMENTS // (problem.num_params * num_samples))
+    return max(1, CHUNK_ELEMENTS // (problem.elements_per_sample * num_samples))
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,3 +12,13 @@ def _seed_everything():
 @pytest.fixture
 def generator():
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def one_thread():
+    # For tests made of many small tensor ops: on a shared two-core machine the second
+    # intra-op thread mostly waits on the first (10x slower under load); results are the same.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -136,3 +136,10 @@ def test_structural_zeros_of_scale_tril_are_not_counted():
     lower = grads[:, torch.ones(6, 6, dtype=torch.bool).tril()]
     # per free coordinate, so about D(D+1)/2 / D^2 of the diluted average would be wrong
     assert math.isclose(df.loc["scale_tril", "variance"], float(lower.var(0).mean()), rel_tol=0.15)
+
+
+def test_logistic_regression_full_counts_lower_triangle_only():
+    prob = suites.problems.get("logistic_regression", family="full")
+    dim = prob.params["loc"].numel()
+    assert int(prob.free_coordinates("scale_tril").sum()) == dim * (dim + 1) // 2
+    assert prob.free_coordinates("loc") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .base import Cell, Suite, applicable_cells, default_devices
 from .core import CORE
 from .scaling import SCALING
+from .vae import VAE
 
 _REGISTRY: dict[str, Suite] = {}
 
@@ -17,6 +18,7 @@ def register(suite: Suite) -> Suite:
 
 register(CORE)
 register(SCALING)
+register(VAE)
 
 
 def names() -> list[str]:

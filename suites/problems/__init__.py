@@ -10,8 +10,11 @@ from typing import Any
 
 from .base import Problem
 from .bernoulli import BernoulliToy
+from .bernoulli_vae import BernoulliVAE
 from .gaussian import Gaussian
 from .gaussian_full import GaussianFull, check_scale_tril
+from .linear_vae import LinearVAE
+from .logistic_regression import LogisticRegression
 
 _REGISTRY: dict[str, type[Problem]] = {}
 
@@ -24,7 +27,8 @@ def register(cls: type[Problem]) -> type[Problem]:
     return cls
 
 
-for _cls in (Gaussian, GaussianFull, BernoulliToy):
+for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE,
+             LogisticRegression):
     register(_cls)
 
 

@@ -81,13 +81,26 @@ class Problem(abc.ABC):
         """Boolean mask of the coordinates of ``params[name]`` that are free, or ``None`` (all).
 
         Metrics average over free coordinates only: the structurally zero upper
-        triangle of a ``scale_tril`` would otherwise dilute every variance.
+        triangle of a ``scale_tril`` would otherwise dilute every variance. By
+        convention a parameter named ``*scale_tril`` is a Cholesky factor used
+        through ``torch.tril``, so only its lower triangle is free.
         """
+        if name.endswith("scale_tril"):
+            return torch.ones_like(self.params[name], dtype=torch.bool).tril()
         return None
 
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.params.values())
+
+    @property
+    def elements_per_sample(self) -> int:
+        """Numbers one inner sample of one estimate holds (sizes measurement chunks).
+
+        The parameter count, unless the cost evaluates something larger per
+        sample (a decoder over every data point): such problems override it.
+        """
+        return self.num_params
 
     @property
     def dtype(self) -> torch.dtype:
@@ -148,6 +161,16 @@ def check_finite(name: str, value: Any) -> float:
         raise ValueError(f"{name} must be a finite number, got {value!r}") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def check_positive(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
 
 

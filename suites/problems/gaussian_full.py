@@ -61,11 +61,6 @@ class GaussianFull(Problem):
         self.config = {"dim": dim, "loc": loc, "scale": scale, "off_diagonal": off_diagonal,
                        "seed": seed, "custom_scale_tril": scale_tril is not None}
 
-    def free_coordinates(self, name):
-        if name == "scale_tril":
-            return torch.ones_like(self.params[name], dtype=torch.bool).tril()
-        return None
-
     def distribution(self, params):
         return MultivariateNormal(params["loc"], scale_tril=torch.tril(params["scale_tril"]),
                                   validate_args=False)

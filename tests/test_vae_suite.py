@@ -1,0 +1,42 @@
+"""The vae suite: which estimators it runs where, and that its cells run."""
+import dataclasses
+
+import pytest
+
+import estimators
+import suites
+from suites import grids
+from suites.runner import run_cell
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return grids.get("vae").cells(["cpu"])
+
+
+def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples(cells):
+    by_problem = {}
+    for cell in cells:
+        by_problem.setdefault(cell.problem, set()).add((cell.estimator, cell.num_samples))
+        if cell.estimator_config.get("baseline") == "loo":
+            assert cell.num_samples >= 2
+    assert set(by_problem) == {"linear_vae", "bernoulli_vae", "logistic_regression"}
+    for problem, runs in by_problem.items():
+        assert {k for _, k in runs} == {1, 2, 8}
+        names = {name for name, _ in runs}
+        if problem == "bernoulli_vae":
+            assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel"}
+        else:
+            assert names == {"score_function", "reparam"}
+    families = {c.problem_config.get("family") for c in cells if c.problem == "logistic_regression"}
+    assert families == {"diag", "full"}
+
+
+def test_a_vae_cell_gives_one_row_per_parameter(cells):
+    cell = next(c for c in cells if c.problem == "bernoulli_vae")
+    rows = run_cell(dataclasses.replace(cell, num_estimates=50), suite="vae", min_run_time=0)
+    assert list(rows["param"]) == list(suites.problems.get("bernoulli_vae").params)
+    assert (rows["suite"] == "vae").all() and (rows["reference"] == "enumeration").all()
+    assert estimators.get(cell.estimator).applies_to(suites.problems.get("bernoulli_vae"))
