@@ -9,7 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test bench install clean
+ASV := $(BIN)/asv
+ASV_QUICK_BENCH ?= EstimateCall.time_estimate
+
+.PHONY: test asv-check bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +27,17 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) asv-check
+
+# asv-check (part of make test): `asv check` imports every benchmark and
+# checks its signature; one quick asv run then executes the estimator timings
+# in this interpreter (--python=same). asv exits 2 when a benchmark fails and
+# make stops there. asv needs a machine description before its first run:
+# `asv machine --yes` writes one without asking.
+asv-check: $(STAMP)
+	$(ASV) machine --yes > /dev/null
+	$(ASV) check --python=same
+	$(ASV) run --python=same --quick --show-stderr --bench "$(ASV_QUICK_BENCH)"
 
 bench: $(STAMP)
 	$(BIN)/mcgradbench run core
