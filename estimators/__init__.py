@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Estimator, sampling_from, unwrap_independent
+from .disarm import DisARM
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .reparam import Reparam
 from .score_function import ScoreFunction
@@ -27,7 +28,7 @@ def register(cls: type[Estimator]) -> type[Estimator]:
     return cls
 
 
-for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel):
+for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM):
     register(_cls)
 
 

@@ -16,6 +16,13 @@ Because ``s_m`` depends on replica ``m`` only, ``grad(sum_m s_m)`` w.r.t.
 the replicated parameters is exactly the stack of per-estimate gradients
 (the "summed objective" trick; no per-sample loop, no ``vmap`` needed).
 
+Problems with independent factors (the data points of an amortised VAE)
+return a per-factor cost ``f_n(z_n)``, shape ``(K, M, *factors)``, and
+``F = mean_n E f_n``. Surrogates keep that shape, so the score function can
+weight each factor's score by its own cost (the per-data-point learning
+signal of NVIL, Mnih & Gregor 2014); the base class takes the mean over
+factors.
+
 Sign convention: estimates are of ``grad F``, not of a loss.
 """
 from __future__ import annotations
@@ -123,7 +130,7 @@ class Estimator(abc.ABC):
     @abc.abstractmethod
     def surrogate(self, problem, distribution: Distribution,
                   params: dict[str, torch.Tensor], num_samples: int) -> torch.Tensor:
-        """Per-estimate objective, shape ``(M,)``, whose gradient is the estimate."""
+        """Per-estimate objective, shape ``(M, *factors)``, whose gradient is the estimate."""
 
     def check_num_samples(self, num_samples: int) -> None:
         """Hook for estimators that need several inner samples."""
@@ -146,7 +153,10 @@ class Estimator(abc.ABC):
         with torch.enable_grad(), sampling_from(generator):
             distribution = problem.distribution(params)
             self.check(distribution)
-            objective = self.surrogate(problem, distribution, params, num_samples)  # M
+            objective = self.surrogate(problem, distribution, params, num_samples)  # M x factors
+            # F is the mean over independent factors (data points), so each replica's
+            # objective is too; replicas are summed because they are independent leaves.
+            objective = objective.reshape(num_estimates, -1).mean(1)
             grads = torch.autograd.grad(objective.sum(), list(params.values()), allow_unused=True)
         return {
             name: torch.zeros_like(p) if g is None else g

@@ -6,7 +6,7 @@ from suites import grids
 
 
 def test_names_are_sorted_and_complete():
-    assert estimators.names() == ["gumbel_softmax", "reparam", "score_function",
+    assert estimators.names() == ["disarm", "gumbel_softmax", "reparam", "score_function",
                                   "straight_through_gumbel"]
     assert {"gaussian", "gaussian_full", "bernoulli"} <= set(suites.problems.names())
     assert "core" in grids.names()

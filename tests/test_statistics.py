@@ -11,7 +11,7 @@ import estimators
 import suites
 
 UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
-            ("reparam", {}, 1), ("reparam", {}, 3)]
+            ("reparam", {}, 1), ("reparam", {}, 3), ("disarm", {}, 1), ("disarm", {}, 2)]
 PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos", "exp")] + [
     ("gaussian", dict(dim=3, cost="cos", parameterization="log_scale", loc=[0.0, 0.5, -1.0])),
     ("gaussian_full", dict(dim=4)),
@@ -19,13 +19,20 @@ PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos
 ]
 
 
-@pytest.mark.parametrize("problem,config", PROBLEMS, ids=lambda x: str(x))
-@pytest.mark.parametrize("estimator,options,num_samples", UNBIASED, ids=lambda x: str(x))
+APPLICABLE = [(p, c, e, o, k) for p, c in PROBLEMS for e, o, k in UNBIASED
+              if estimators.get(e, **o).applies_to(suites.problems.get(p, **c))]
+
+
+def test_every_unbiased_estimator_is_tested_on_some_problem():
+    assert {e for _, _, e, _, _ in APPLICABLE} == {e for e, _, _ in UNBIASED}
+    assert {e for e in estimators.names() if estimators.get(e).unbiased} == {e for e, _, _ in UNBIASED}
+
+
+@pytest.mark.parametrize("problem,config,estimator,options,num_samples", APPLICABLE,
+                         ids=lambda x: str(x))
 def test_unbiased_estimators_are_unbiased(problem, config, estimator, options, num_samples):
     prob = suites.problems.get(problem, **config)
     est = estimators.get(estimator, **options)
-    if not est.applies_to(prob):
-        pytest.skip(f"{estimator} does not apply to {problem}")
     df = suites.measure(prob, est, num_estimates=20_000, num_samples=num_samples, seed=1,
                         min_run_time=0)
     assert (df["max_abs_z"] < 5).all(), df[["param", "max_abs_z", "bias_norm", "bias_se"]]

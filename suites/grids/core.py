@@ -1,6 +1,6 @@
 """The core suite: every applicable estimator on the three toy problems at dims 1, 10, 100.
 
-Estimators run with ``K = 4`` inner samples each, so that the leave-one-out
+Estimators run with ``K = 4`` cost evaluations each (DisARM: 2 antithetic pairs), so that the leave-one-out
 baseline (which needs ``K >= 2``) is compared at an equal sample budget
 ("Buy 4 REINFORCE samples", Kool et al. 2019); Gumbel-softmax variants at
 temperatures 0.1, 0.5 and 1 show bias against temperature.
@@ -27,6 +27,8 @@ def estimator_configs():
     yield "score_function", {"baseline": "none"}, NUM_SAMPLES
     yield "score_function", {"baseline": "loo"}, NUM_SAMPLES
     yield "reparam", {}, NUM_SAMPLES
+    # DisARM's num_samples counts antithetic pairs: K/2 pairs is the same budget of K cost evaluations.
+    yield "disarm", {}, NUM_SAMPLES // 2
     for temperature in TEMPERATURES:
         yield "gumbel_softmax", {"temperature": temperature}, NUM_SAMPLES
         yield "straight_through_gumbel", {"temperature": temperature}, NUM_SAMPLES

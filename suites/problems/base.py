@@ -10,8 +10,13 @@ A problem is ``F(theta) = E_{z ~ q(z; theta)} [f(z; theta)]`` with
 Batching rule (what makes estimators vectorised): ``distribution`` and
 ``cost`` must accept parameters with extra leading dims ``B`` (estimators
 pass ``(M, *shape)`` replicas). ``distribution(params)`` then has batch
-shape ``B`` (times any batch of the problem itself) and ``cost(z, params)``
-maps ``z`` of shape ``(K, *B, *event)`` to ``(K, *B)``.
+shape ``(*B, *factors)`` and ``cost(z, params)`` maps ``z`` of shape
+``(K, *B, *factors, *event)`` to ``(K, *B, *factors)``.
+
+``factors`` are independent factors of ``q`` (the data points of an
+amortised VAE; none for the toy problems): the cost is then per factor,
+``f_n(z_n; theta)``, and ``F = mean_n E f_n``. Keeping it per factor lets
+the score function weight each factor's score by its own cost.
 
 Where ``F`` has a closed form, subclasses implement ``expectation(params)``
 and the exact gradient is autograd of that closed form, computed in float64.
@@ -46,7 +51,7 @@ class Problem(abc.ABC):
 
     @abc.abstractmethod
     def cost(self, z: torch.Tensor, params: Params) -> torch.Tensor:
-        """``f(z; theta)``: ``(K, *B, *event) -> (K, *B)``."""
+        """``f(z; theta)``: ``(K, *B, *factors, *event) -> (K, *B, *factors)``."""
 
     def expectation(self, params: Params) -> torch.Tensor:
         """``F(theta)`` in closed form (scalar), where one exists."""
