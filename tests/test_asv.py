@@ -18,14 +18,6 @@ TINY = {"dim": [1], "device": ["cpu"], "num_estimates": [2_000]}
 SUITES_DIR = pathlib.Path(suites.__file__).parent
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    # bench_common fixes torch threads at import; give the other tests theirs back.
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def bench_modules():
     return [importlib.import_module(f"suites.{m.name}")
             for m in pkgutil.iter_modules([str(SUITES_DIR)]) if m.name.startswith("bench_")]
@@ -44,8 +36,21 @@ def benchmarks_of(module):
     return found
 
 
+_THREADS = torch.get_num_threads()
 CASES = [pytest.param(module, cls, methods, id=f"{module.__name__}.{cls.__name__ if cls else methods[0]}")
          for module in bench_modules() for cls, methods in benchmarks_of(module)]
+# bench_common fixed torch threads when imported above; give the other tests theirs back.
+torch.set_num_threads(_THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _bench_threads():
+    # Run benchmarks with the threads asv gives them (on a loaded machine the
+    # naive loop's tiny ops are many times slower with more).
+    from suites.bench_common import THREADS
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(_THREADS)
 
 
 def test_every_bench_module_has_benchmarks():

@@ -1,8 +1,19 @@
 """The naive per-sample loop of bench_vectorisation computes the same estimates as the registry's."""
+import pytest
 import torch
 
 import suites
 from suites.bench_vectorisation import naive_score_function_loop, vectorised_score_function
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The naive loop's per-sample ops are tiny: extra threads only add overhead
+    # (many times over on a loaded machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_naive_loop_equals_vectorised_on_the_same_noise():
