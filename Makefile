@@ -16,7 +16,10 @@ BENCH_SUITES ?= core scaling vae
 BENCH_OUT ?= results/latest
 BENCH_ARGS ?= --threads 1
 
-.PHONY: test bench install clean
+ASV := $(BIN)/asv
+ASV_QUICK_BENCH ?= EstimateCall.time_estimate
+
+.PHONY: test asv-check bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +34,17 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) asv-check
+
+# asv-check (part of make test): `asv check` imports every benchmark and
+# checks its signature; one quick asv run then executes the estimator timings
+# in this interpreter (--python=same). asv exits 2 when a benchmark fails and
+# make stops there. asv needs a machine description before its first run:
+# `asv machine --yes` writes one without asking.
+asv-check: $(STAMP)
+	$(ASV) machine --yes > /dev/null
+	$(ASV) check --python=same
+	$(ASV) run --python=same --quick --show-stderr --bench "$(ASV_QUICK_BENCH)"
 
 bench: $(STAMP)
 	rm -rf $(BENCH_OUT)
