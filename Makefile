@@ -32,9 +32,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# asv-check runs first so that pytest's summary is the last line CI reads.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
 	$(MAKE) asv-check
+	$(BIN)/python -m pytest -q
 
 # asv-check (part of make test): `asv check` imports every benchmark and
 # checks its signature; one quick asv run then executes the estimator timings

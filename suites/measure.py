@@ -165,7 +165,7 @@ def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Ten
     }
 
 
-def time_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
+def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
               min_run_time: float):
     """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``."""
     generator = torch.Generator(device=problem.device).manual_seed(seed + 1)
@@ -177,11 +177,6 @@ def time_call(problem, estimator, num_estimates: int, num_samples: int, seed: in
     )
     result = timer.blocked_autorange(min_run_time=min_run_time)
     return result.median, result.iqr
-
-
-# suites/ is asv's benchmark_dir, and asv collects every function named
-# time_*: this attribute tells it that this one is a helper, not a benchmark.
-time_call.skip_benchmark = True
 
 
 def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: int = 0,
@@ -224,7 +219,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         done += size
 
     if min_run_time > 0:
-        time_s, time_iqr_s = time_call(problem, estimator, chunk, num_samples, seed, min_run_time)
+        time_s, time_iqr_s = timed_call(problem, estimator, chunk, num_samples, seed, min_run_time)
     else:
         time_s = time_iqr_s = float("nan")
 

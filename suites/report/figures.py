@@ -189,7 +189,7 @@ def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
                         f"hollow: not significantly biased)", "estimator")
 
 
-def time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
+def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
     """Time per estimate against estimates per call, log-log, device as line style."""
     # One point per line and M: the run given last (seaborn would otherwise average runs).
     rows = df[np.isfinite(df["time_per_estimate_s"])].drop_duplicates(
@@ -286,7 +286,7 @@ def draw_frontier(ax, here: pd.DataFrame) -> None:
 FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("variance_vs_dimension", "Variance against dimension", variance_vs_dimension),
     ("bias_vs_temperature", "Bias against Gumbel-softmax temperature", bias_vs_temperature),
-    ("time_vs_estimates", "Time per estimate against the number of estimates", time_vs_estimates),
+    ("time_vs_estimates", "Time per estimate against the number of estimates", plot_time_vs_estimates),
     ("efficiency", "Efficiency frontier: variance × time per estimate", efficiency),
 ]
 
