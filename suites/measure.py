@@ -37,8 +37,10 @@ import torch.utils.benchmark as benchmark
 from .moments import Moments
 
 ALPHA = 1e-3
-#: Elements of estimate rows (times inner samples) one chunk may hold.
-CHUNK_ELEMENTS = 2**25
+#: Elements of estimate rows (times inner samples) one chunk may hold. About a
+#: million keeps a chunk's intermediates in cache: on gaussian dim 100 a call
+#: of 100,000 estimates costs 6.0 us per estimate, chunks of 10,000 cost 2.0.
+CHUNK_ELEMENTS = 2**20
 
 COLUMNS = [
     "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
