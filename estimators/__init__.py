@@ -14,44 +14,22 @@ from typing import Any
 from .base import Estimator, sampling_from, unwrap_independent
 from .disarm import DisARM
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
+from .registry import Registry
 from .reparam import Reparam
 from .score_function import ScoreFunction
 
-_REGISTRY: dict[str, type[Estimator]] = {}
-
-
-def register(cls: type[Estimator]) -> type[Estimator]:
-    """Class decorator: make ``cls`` available as ``estimators.get(cls.name)``."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"estimator name {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
-
+_REGISTRY: Registry[type[Estimator]] = Registry("estimator")
+register = _REGISTRY.register
+names = _REGISTRY.names
+describe = _REGISTRY.describe
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM):
     register(_cls)
 
 
-def names() -> list[str]:
-    """Registered estimator names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def describe(name: str) -> str:
-    """First docstring line of an estimator: what it is."""
-    return (_registered(name).__doc__ or "").strip().splitlines()[0]
-
-
-def _registered(name: str) -> type[Estimator]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown estimator {name!r}; known: {', '.join(names())}") from None
-
-
 def get(name: str, **options: Any) -> Estimator:
     """An estimator instance by name, with its options (e.g. ``baseline``, ``temperature``)."""
-    return _registered(name)(**options)
+    return _REGISTRY.lookup(name)(**options)
 
 
 __all__ = ["Estimator", "get", "names", "describe", "register", "sampling_from",

@@ -35,7 +35,7 @@ def test_unknown_option_names_allowed_ones():
 
 
 def test_bad_problem_config_key_is_a_value_error():
-    with pytest.raises(ValueError, match="allowed keys: dim"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \[.dimension.\] for problem .gaussian.; allowed: dim"):
         suites.problems.get("gaussian", dimension=3)
 
 
