@@ -108,11 +108,12 @@ def test_training_improves_the_elbo_and_leaves_the_encoder_unsaturated():
     assert torch.minimum(e, 1 - e).min() > 1e-3
 
 
-UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4)]
+UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
+            ("disarm", {}, 2)]
 
 
 @pytest.mark.parametrize("estimator,options,num_samples", UNBIASED, ids=str)
-def test_score_function_is_unbiased(estimator, options, num_samples):
+def test_unbiased_estimators_are_unbiased(estimator, options, num_samples):
     prob = suites.problems.get("bernoulli_vae", **SMALL)
     df = suites.measure(prob, estimators.get(estimator, **options), num_estimates=20_000,
                         num_samples=num_samples, seed=1, min_run_time=0)
