@@ -81,3 +81,31 @@ def track_time_fraction():
 
 track_time_fraction.unit = "vectorised time / naive loop time"
 track_time_fraction.timeout = 300
+
+
+def compare(num_estimates: int = 100_000, dim: int = DIM) -> dict[str, float]:
+    """Seconds for ``suites.measure`` (no timing pass) and for the naive loop on the same work."""
+    from .measure import measure
+
+    problem = problems.get("gaussian", dim=dim)
+    estimator = estimators.get("score_function")
+    measure(problem, estimator, min(num_estimates, 10_000), min_run_time=0)  # warm-up
+    start = timeit.default_timer()
+    measure(problem, estimator, num_estimates, min_run_time=0)
+    vectorised = timeit.default_timer() - start
+    start = timeit.default_timer()
+    naive_score_function_loop(problem, num_estimates, torch.Generator().manual_seed(SEED))
+    naive = timeit.default_timer() - start
+    return {"measure_s": vectorised, "naive_loop_s": naive, "speed_up": naive / vectorised}
+
+
+if __name__ == "__main__":
+    # python -m suites.bench_vectorisation [M] [threads]: the core issue's speed check.
+    import sys
+
+    num = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else torch.get_num_threads())
+    result = compare(num)
+    print(f"gaussian dim {DIM}, score_function, M = {num:,}, {torch.get_num_threads()} thread(s): "
+          f"suites.measure {result['measure_s']:.3f} s, naive per-sample backward() loop "
+          f"{result['naive_loop_s']:.2f} s, speed-up {result['speed_up']:.0f}x")

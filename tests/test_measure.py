@@ -143,3 +143,12 @@ def test_logistic_regression_full_counts_lower_triangle_only():
     dim = prob.params["loc"].numel()
     assert int(prob.free_coordinates("scale_tril").sum()) == dim * (dim + 1) // 2
     assert prob.free_coordinates("loc") is None
+
+
+def test_rms_from_shifted_sums():
+    torch.manual_seed(2)
+    x = 5.0 + torch.randn(500, 3, dtype=torch.float64)
+    m = Moments()
+    for part in x.split(60):
+        m.update(part)
+    torch.testing.assert_close(m.rms(), x.square().mean(0).sqrt())
