@@ -14,6 +14,7 @@ from typing import Any
 from .base import Estimator, sampling_from, unwrap_independent
 from .disarm import DisARM
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
+from .rebar import Rebar
 from .registry import Registry
 from .reparam import Reparam
 from .score_function import ScoreFunction
@@ -23,7 +24,7 @@ register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe
 
-for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM):
+for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
 
 

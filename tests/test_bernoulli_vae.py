@@ -109,7 +109,7 @@ def test_training_improves_the_elbo_and_leaves_the_encoder_unsaturated():
 
 
 UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
-            ("disarm", {}, 2)]
+            ("disarm", {}, 2), ("rebar", {}, 1)]
 
 
 @pytest.mark.parametrize("estimator,options,num_samples", UNBIASED, ids=str)

@@ -76,3 +76,18 @@ def test_disarm_refuses_gaussian():
     import pytest
     with pytest.raises(ValueError, match="disarm applies to Bernoulli variables only, got Normal"):
         estimators.get("disarm")(suites.problems.get("gaussian"), 3)
+
+
+def test_rebar_refuses_gaussian_and_bad_options():
+    import pytest
+    with pytest.raises(ValueError, match="rebar applies to Bernoulli variables only, got Normal"):
+        estimators.get("rebar")(suites.problems.get("gaussian"), 3)
+    with pytest.raises(ValueError, match="temperature must be"):
+        estimators.get("rebar", temperature=0.0)
+    with pytest.raises(ValueError, match="eta must be a finite number"):
+        estimators.get("rebar", eta=float("nan"))
+
+
+def test_rebar_is_unbiased_on_factored_problems():
+    df = suites.measure(FactoredBernoulli(), estimators.get("rebar"), 20_000, seed=3, min_run_time=0)
+    assert df.iloc[0]["max_abs_z"] < 5

@@ -6,15 +6,15 @@ from suites import grids
 
 
 def test_names_are_sorted_and_complete():
-    assert estimators.names() == ["disarm", "gumbel_softmax", "reparam", "score_function",
+    assert estimators.names() == ["disarm", "gumbel_softmax", "rebar", "reparam", "score_function",
                                   "straight_through_gumbel"]
     assert {"gaussian", "gaussian_full", "bernoulli"} <= set(suites.problems.names())
     assert "core" in grids.names()
 
 
 def test_unknown_estimator_lists_known_names():
-    with pytest.raises(ValueError, match="unknown estimator 'rebar'.*score_function"):
-        estimators.get("rebar")
+    with pytest.raises(ValueError, match="unknown estimator 'relax'.*score_function"):
+        estimators.get("relax")
 
 
 def test_unknown_problem_lists_known_names():

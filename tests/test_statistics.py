@@ -11,7 +11,8 @@ import estimators
 import suites
 
 UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
-            ("reparam", {}, 1), ("reparam", {}, 3), ("disarm", {}, 1), ("disarm", {}, 2)]
+            ("reparam", {}, 1), ("reparam", {}, 3), ("disarm", {}, 1), ("disarm", {}, 2),
+            ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2)]
 PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos", "exp")] + [
     ("gaussian", dict(dim=3, cost="cos", parameterization="log_scale", loc=[0.0, 0.5, -1.0])),
     ("gaussian_full", dict(dim=4)),
@@ -102,3 +103,16 @@ def test_loo_lowers_score_function_variance_on_bernoulli():
     (v_none, se_none), (v_loo, se_loo) = var["none"], var["loo"]
     assert v_loo + 5 * se_loo < v_none - 5 * se_none
     assert v_loo < v_none / 10
+
+
+def test_rebar_without_control_variate_is_the_score_function_and_with_it_lowers_variance():
+    prob = suites.problems.get("bernoulli", dim=5)
+    rows = {}
+    for label, est in [("sf", estimators.get("score_function")),
+                       ("eta0", estimators.get("rebar", eta=0.0)),
+                       ("eta1", estimators.get("rebar", eta=1.0))]:
+        rows[label] = suites.measure(prob, est, num_estimates=20_000, seed=6, min_run_time=0).iloc[0]
+    # eta = 0 leaves (f(b) grad log p(b)): the same law as REINFORCE, so the same variance
+    se = (rows["sf"]["variance_se"] ** 2 + rows["eta0"]["variance_se"] ** 2) ** 0.5
+    assert abs(rows["sf"]["variance"] - rows["eta0"]["variance"]) < 5 * se
+    assert rows["eta1"]["variance"] < rows["sf"]["variance"] / 2

@@ -27,7 +27,8 @@ def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples
         assert {k for name, k in runs if name != "disarm"} == {1, 2, 8}
         names = {name for name, _ in runs}
         if problem == "bernoulli_vae":
-            assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm"}
+            assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm",
+                             "rebar"}
             # DisARM's pairs: K/2 of them for the same K cost evaluations
             assert {k for name, k in runs if name == "disarm"} == {1, 4}
         else:

@@ -29,6 +29,8 @@ def estimator_configs():
     yield "reparam", {}, NUM_SAMPLES
     # DisARM's num_samples counts antithetic pairs: K/2 pairs is the same budget of K cost evaluations.
     yield "disarm", {}, NUM_SAMPLES // 2
+    # REBAR evaluates f three times a sample: one sample stays within the budget of K = 4.
+    yield "rebar", {}, 1
     for temperature in TEMPERATURES:
         yield "gumbel_softmax", {"temperature": temperature}, NUM_SAMPLES
         yield "straight_through_gumbel", {"temperature": temperature}, NUM_SAMPLES

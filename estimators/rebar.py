@@ -1,0 +1,71 @@
+"""REBAR: the score function with a Concrete-relaxation control variate, for Bernoulli variables.
+
+With ``u, v ~ U(0, 1)``, ``z = theta + logit(u)`` (so ``b = H(z)`` is
+Bernoulli(sigmoid(theta))), ``z~ ~ p(z | b)`` drawn by conditioning ``u`` on
+``b`` (``u~ = v (1 - p)`` if ``b = 0``, ``(1 - p) + v p`` if ``b = 1``),
+and ``c(z) = f(sigmoid(z / lambda))``, one estimate is::
+
+    g = [f(b) - eta c(z~)] grad log p(b) + eta grad c(z) - eta grad c(z~)
+
+where the gradients of ``c`` run through ``z`` and ``z~`` as functions of
+``theta`` with ``u, v, b`` fixed (Tucker, Mnih, Maddison, Lawson &
+Sohl-Dickstein 2017, "REBAR: Low-variance, unbiased gradient estimates for
+discrete latent variable models", eq. 6). It is unbiased for every ``eta``
+and temperature ``lambda > 0``: ``z~`` has the marginal law of ``z``, so the
+two relaxed terms cancel in expectation what the control variate subtracts.
+Here ``eta`` and ``lambda`` are fixed options (the paper also tunes them
+online to minimise variance; that state is outside this stateless contract).
+Each sample costs three evaluations of ``f``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Bernoulli, Distribution, Uniform
+from torch.distributions.utils import clamp_probs
+
+from .base import Estimator, unwrap_independent
+from .gumbel_softmax import check_temperature
+
+
+class Rebar(Estimator):
+    """Score function with the REBAR relaxed control variate (unbiased, Bernoulli only)."""
+
+    name = "rebar"
+    options = {"eta": 1.0, "temperature": 0.5}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.config["temperature"] = check_temperature(self.config["temperature"])
+        eta = self.config["eta"]
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta):
+            raise ValueError(f"eta must be a finite number, got {eta!r}")
+        self.config["eta"] = float(eta)
+
+    def check(self, distribution: Distribution) -> None:
+        base, _ = unwrap_independent(distribution)
+        if not isinstance(base, Bernoulli):
+            raise ValueError(
+                f"rebar applies to Bernoulli variables only, got {type(base).__name__}; "
+                f"use reparam or score_function for continuous families")
+
+    def surrogate(self, problem, distribution, params, num_samples):
+        eta, tau = self.config["eta"], self.config["temperature"]
+        base, _ = unwrap_independent(distribution)
+        logits = base.logits  # M x factors x event, a function of params
+        zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
+        uniform = Uniform(zero, zero + 1)
+        u = clamp_probs(uniform.sample((num_samples, *logits.shape)))  # K x M x factors x event
+        v = clamp_probs(uniform.sample((num_samples, *logits.shape)))
+        z = logits + torch.logit(u)
+        b = (z > 0).to(logits.dtype).detach()
+        p = torch.sigmoid(logits)
+        u_given_b = clamp_probs(torch.where(b > 0, (1 - p) + v * p, v * (1 - p)))
+        z_given_b = logits + torch.logit(u_given_b)
+        cost = problem.cost(b, params)  # K x M x factors
+        relaxed = problem.cost(torch.sigmoid(z / tau), params)
+        relaxed_given_b = problem.cost(torch.sigmoid(z_given_b / tau), params)
+        weight = (cost - eta * relaxed_given_b).detach()
+        score = distribution.log_prob(b) * weight
+        return (score + cost + eta * (relaxed - relaxed_given_b)).mean(0)
