@@ -33,7 +33,7 @@ import json
 from typing import Any, ClassVar, Mapping
 
 import torch
-from torch.distributions import Distribution, Independent
+from torch.distributions import Bernoulli, Distribution, Independent, Uniform
 
 
 def unwrap_independent(distribution: Distribution) -> tuple[Distribution, int]:
@@ -162,3 +162,20 @@ class Estimator(abc.ABC):
             name: torch.zeros_like(p) if g is None else g
             for (name, p), g in zip(params.items(), grads)
         }
+
+
+class BernoulliEstimator(Estimator):
+    """Base for estimators of (independent) Bernoulli variables: the check and their noise."""
+
+    def check(self, distribution: Distribution) -> None:
+        base, _ = unwrap_independent(distribution)
+        if not isinstance(base, Bernoulli):
+            raise ValueError(
+                f"{self.name} applies to Bernoulli variables only, got {type(base).__name__}; "
+                f"use reparam or score_function for continuous families")
+
+    @staticmethod
+    def uniform_noise(logits: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """``U(0, 1)`` noise of shape ``(K, *logits.shape)``, drawn by ``torch.distributions``."""
+        zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
+        return Uniform(zero, zero + 1).sample((num_samples, *logits.shape))

@@ -20,28 +20,19 @@ is averaged over the pair. Factors (data points) each get their own cost.
 from __future__ import annotations
 
 import torch
-from torch.distributions import Bernoulli, Distribution, Uniform
 
-from .base import Estimator, unwrap_independent
+from .base import BernoulliEstimator, unwrap_independent
 
 
-class DisARM(Estimator):
+class DisARM(BernoulliEstimator):
     """Antithetic pairs with the DisARM weight (unbiased, Bernoulli only)."""
 
     name = "disarm"
 
-    def check(self, distribution: Distribution) -> None:
-        base, _ = unwrap_independent(distribution)
-        if not isinstance(base, Bernoulli):
-            raise ValueError(
-                f"disarm applies to Bernoulli variables only, got {type(base).__name__}; "
-                f"use reparam or score_function for continuous families")
-
     def surrogate(self, problem, distribution, params, num_samples):
         base, event_ndims = unwrap_independent(distribution)
         logits = base.logits  # M x factors x event, a function of params
-        zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
-        u = Uniform(zero, zero + 1).sample((num_samples, *logits.shape))  # K x M x factors x event
+        u = self.uniform_noise(logits, num_samples)  # K x M x factors x event
         with torch.no_grad():
             p = torch.sigmoid(logits)
             b = (u < p).to(logits.dtype)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.distributions import Bernoulli, Distribution, Independent, RelaxedBernoulli
+from torch.distributions import Distribution, Independent, RelaxedBernoulli
 
-from .base import Estimator, unwrap_independent
+from .base import BernoulliEstimator, unwrap_independent
 
 
 def check_temperature(temperature) -> float:
@@ -43,7 +43,7 @@ def relax(distribution: Distribution, temperature: float) -> Distribution:
     return Independent(relaxed, ndims) if ndims else relaxed
 
 
-class GumbelSoftmax(Estimator):
+class GumbelSoftmax(BernoulliEstimator):
     """Pathwise gradient through the binary Concrete relaxation (biased)."""
 
     name = "gumbel_softmax"
@@ -53,14 +53,6 @@ class GumbelSoftmax(Estimator):
     def __init__(self, **options):
         super().__init__(**options)
         self.config["temperature"] = check_temperature(self.config["temperature"])
-
-    def check(self, distribution: Distribution) -> None:
-        base, _ = unwrap_independent(distribution)
-        if not isinstance(base, Bernoulli):
-            raise ValueError(
-                f"{self.name} applies to Bernoulli variables only, got "
-                f"{type(base).__name__}; use reparam for continuous families"
-            )
 
     def relaxed_sample(self, distribution: Distribution, num_samples: int) -> torch.Tensor:
         return relax(distribution, self.config["temperature"]).rsample((num_samples,))

@@ -22,14 +22,13 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.distributions import Bernoulli, Distribution, Uniform
 from torch.distributions.utils import clamp_probs
 
-from .base import Estimator, unwrap_independent
+from .base import BernoulliEstimator, unwrap_independent
 from .gumbel_softmax import check_temperature
 
 
-class Rebar(Estimator):
+class Rebar(BernoulliEstimator):
     """Score function with the REBAR relaxed control variate (unbiased, Bernoulli only)."""
 
     name = "rebar"
@@ -43,21 +42,12 @@ class Rebar(Estimator):
             raise ValueError(f"eta must be a finite number, got {eta!r}")
         self.config["eta"] = float(eta)
 
-    def check(self, distribution: Distribution) -> None:
-        base, _ = unwrap_independent(distribution)
-        if not isinstance(base, Bernoulli):
-            raise ValueError(
-                f"rebar applies to Bernoulli variables only, got {type(base).__name__}; "
-                f"use reparam or score_function for continuous families")
-
     def surrogate(self, problem, distribution, params, num_samples):
         eta, tau = self.config["eta"], self.config["temperature"]
         base, _ = unwrap_independent(distribution)
         logits = base.logits  # M x factors x event, a function of params
-        zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
-        uniform = Uniform(zero, zero + 1)
-        u = clamp_probs(uniform.sample((num_samples, *logits.shape)))  # K x M x factors x event
-        v = clamp_probs(uniform.sample((num_samples, *logits.shape)))
+        u = clamp_probs(self.uniform_noise(logits, num_samples))  # K x M x factors x event
+        v = clamp_probs(self.uniform_noise(logits, num_samples))
         z = logits + torch.logit(u)
         b = (z > 0).to(logits.dtype).detach()
         p = torch.sigmoid(logits)

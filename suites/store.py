@@ -10,7 +10,6 @@ JSON of ``Cell.key``).
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import platform
