@@ -37,10 +37,22 @@ def style() -> None:
 
 
 def palette(labels) -> dict[str, tuple]:
-    """One colour per estimator label, stable for a given set of labels."""
+    """One colour per estimator label: a hue per estimator, shades of it per option setting.
+
+    Eleven or more labels would exhaust tab10 and leave neighbouring hues
+    indistinguishable; a hue per family keeps ``score_function`` apart from
+    ``reparam`` however many temperatures or baselines are swept.
+    """
     labels = sorted(set(labels))
-    colours = sns.color_palette("tab10" if len(labels) <= 10 else "husl", len(labels))
-    return dict(zip(labels, colours))
+    families = sorted({label.split("(")[0] for label in labels})
+    hues = sns.color_palette("tab10" if len(families) <= 10 else "husl", len(families))
+    colours = {}
+    for family, hue in zip(families, hues):
+        members = [label for label in labels if label.split("(")[0] == family]
+        # from the pure hue towards dark: never so light that it vanishes on white
+        shades = sns.dark_palette(hue, len(members) + 2, reverse=True)[: len(members)]
+        colours.update(zip(members, shades))
+    return colours
 
 
 def markers(labels) -> dict[str, str]:
