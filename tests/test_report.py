@@ -172,3 +172,26 @@ def test_malformed_input_is_one_line_and_exit_code_2(runs, tmp_path):
         assert result.exit_code == 2, (name, result.output)
         assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], (name, lines)
     assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_efficiency_frontier_leaves_out_biased_estimators():
+    import matplotlib.colors as mcolors
+    import pandas as pd
+
+    from suites.report import figures
+
+    # A biased estimator that is both faster and less noisy must not define the frontier.
+    df = pd.DataFrame({
+        "problem": ["toy"] * 3, "problem_variant": ["toy"] * 3, "dim": [1] * 3,
+        "problem_label": ["toy"] * 3, "estimator_label": ["fast_biased", "slow", "slower"],
+        "device": ["cpu"] * 3, "num_samples": [1] * 3, "num_estimates": [100] * 3,
+        "run": ["r"] * 3, "numel": [1] * 3, "biased": [True, False, False],
+        "variance": [0.1, 1.0, 0.5], "time_per_estimate_s": [1e-6, 2e-6, 4e-6],
+    })
+    figure = figures.efficiency(df)
+    frontier_x = set()
+    for ax in figure.axes:
+        for line in ax.lines:
+            if mcolors.to_rgba(line.get_color()) == mcolors.to_rgba("black"):
+                frontier_x |= set(map(float, line.get_xdata()))
+    assert frontier_x == {2.0, 4.0}

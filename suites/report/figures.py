@@ -244,7 +244,8 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
     per_cell = (rows.assign(weighted=rows["variance"] * rows["numel"])
                 .groupby(cell, sort=False)
                 .agg(weighted=("weighted", "sum"), numel=("numel", "sum"),
-                     time=("time_per_estimate_s", "first")).reset_index())
+                     time=("time_per_estimate_s", "first"), biased=("biased", "any"))
+                .reset_index())
     per_cell = per_cell.assign(variance=per_cell["weighted"] / per_cell["numel"],
                                time_us=per_cell["time"] * 1e6,
                                estimator=per_cell["estimator_label"])
@@ -265,11 +266,17 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
         here = per_cell[per_cell["problem_label"] == panel]
         set_scales(ax, here, "time_us", "variance", force_x=True, force_y=True)
         draw_iso_efficiency(ax, here)
-        draw_frontier(ax, here)
+        # Low variance bought with bias is not efficiency: the frontier counts only
+        # estimators the measurement did not flag, and flagged ones are crossed out.
+        biased = here["biased"].astype(bool)
+        draw_frontier(ax, here[~biased])
+        ax.scatter(here.loc[biased, "time_us"], here.loc[biased, "variance"], marker="x",
+                   color="black", s=22, linewidths=0.9, zorder=4)
     grid.set_axis_labels("time per estimate [µs]", "variance per coordinate")
     grid.set_titles(col_template="{col_name}")
     grid.figure.suptitle("Efficiency: variance × time (lower left is better; grey dashed: equal "
-                         "variance × time; black: frontier)", y=1.02, fontsize="large")
+                         "variance × time; black line: frontier of the unbiased; ×: "
+                         "significantly biased)", y=1.02, fontsize="large")
     return grid.figure
 
 
