@@ -108,7 +108,12 @@ class Estimator(abc.ABC):
 
     @property
     def label(self) -> str:
-        """Name with options, as the CLI and the figures show it."""
+        """Name with options, as the CLI and the figures show it.
+
+        The same format as ``suites.labels.with_options``, which reads it back
+        from stored rows (``estimators`` cannot depend on ``suites``); a test
+        keeps the two in step.
+        """
         if not self.config:
             return self.name
         inner = ",".join(f"{k}={v}" for k, v in sorted(self.config.items()))

@@ -14,13 +14,13 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 import torch
 
+from .atomic import atomic_write_text, write_json
 from .grids import Cell
 from .measure import COLUMNS, cpu_name, device_name, git_commit, package_version, resolve_device
 
@@ -38,52 +38,6 @@ STRING_COLUMNS = [
     "utc_time", KEY_COLUMN,
 ]
 NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
-
-
-# --- atomic writes -----------------------------------------------------------------------
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` by ``data`` all at once: a temp file beside it, fsync, ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Also on KeyboardInterrupt: never leave a stray temp file behind.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable across a power cut; not possible on every OS.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """``atomic_write_bytes`` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 # --- the results table -------------------------------------------------------------------
@@ -215,11 +169,16 @@ def environment(devices: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def open_session(cells: list[Cell], command: str, started: _dt.datetime) -> dict[str, Any]:
+    """One invocation of ``run`` (the first, or a ``--resume``): command, times, environment."""
+    return {"command": command, "start_utc": started.isoformat(), "end_utc": None,
+            **environment(c.device for c in cells)}
+
+
 def new_meta(suite: str, cells: list[Cell], command: str, options: dict[str, Any],
              started: _dt.datetime) -> dict[str, Any]:
     """``meta.json`` of a run that is starting."""
-    session = {"command": command, "start_utc": started.isoformat(), "end_utc": None,
-               **environment(c.device for c in cells)}
+    session = open_session(cells, command, started)
     return {
         "format": META_FORMAT,
         "run_id": f"{utc_stamp(started)}-{suite}",
@@ -236,8 +195,7 @@ def new_meta(suite: str, cells: list[Cell], command: str, options: dict[str, Any
 def resumed_meta(meta: dict[str, Any], cells: list[Cell], finished: int, command: str,
                  started: _dt.datetime) -> dict[str, Any]:
     """``meta`` with one more session (a ``--resume``) opened."""
-    session = {"command": command, "start_utc": started.isoformat(), "end_utc": None,
-               **environment(c.device for c in cells)}
+    session = open_session(cells, command, started)
     return {**meta, "cells": len(cells), "finished_cells": finished, "end_utc": None,
             "seeds": sorted({c.seed for c in cells}),
             "sessions": [*meta.get("sessions", []), session]}

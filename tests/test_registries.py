@@ -51,3 +51,12 @@ def test_descriptions_are_one_line():
         assert estimators.describe(name) and "\n" not in estimators.describe(name)
     for name in suites.problems.names():
         assert suites.problems.describe(name)
+
+
+def test_estimator_label_is_the_label_the_cli_and_report_read_back():
+    from suites.labels import estimator_label
+    for name in estimators.names():
+        est = estimators.get(name)
+        assert est.label == estimator_label(name, est.config_json)
+    est = estimators.get("score_function", baseline="loo")
+    assert est.label == estimator_label("score_function", est.config_json) == "score_function(baseline=loo)"

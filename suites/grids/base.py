@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
+from ..labels import with_options
+
 
 def _canonical(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
@@ -40,11 +42,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        def fmt(name, config):
-            inner = ",".join(f"{k}={v}" for k, v in sorted(config.items()))
-            return f"{name}({inner})" if inner else name
-        return (f"{fmt(self.problem, self.problem_config)} x "
-                f"{fmt(self.estimator, self.estimator_config)} on {self.device} "
+        return (f"{with_options(self.problem, self.problem_config)} x "
+                f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
                 f"M={self.num_estimates} K={self.num_samples}")
 
 

@@ -32,6 +32,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
+from ..labels import with_options
+
 Params = Mapping[str, torch.Tensor]
 
 
@@ -117,8 +119,8 @@ class Problem(abc.ABC):
 
     @property
     def label(self) -> str:
-        inner = ",".join(f"{k}={v}" for k, v in sorted(self.config.items()))
-        return f"{self.name}({inner})"
+        """``name(k=v,...)``, as the CLI and the report name a configuration."""
+        return with_options(self.name, self.config)
 
     def __repr__(self) -> str:
         return f"suites.problems.get({self.name!r}, " + ", ".join(

@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import math
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as nnf
 from torch.distributions import Independent, MultivariateNormal, Normal
 
+from ..atomic import atomic_write_bytes
 from .base import Problem, check_choice, check_positive
 
 FAMILIES = ("diag", "full")
@@ -68,20 +69,6 @@ def breast_cancer() -> tuple[torch.Tensor, torch.Tensor]:
 def cache_dir() -> Path:
     """``$MCGRADBENCH_CACHE``, or ``~/.cache/mcgradbench``."""
     return Path(os.environ.get("MCGRADBENCH_CACHE") or Path.home() / ".cache" / "mcgradbench")
-
-
-def save_atomically(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace``:
-    a reader sees the old file or the whole new one, never a partial write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def monte_carlo_reference(problem: Problem, num_samples: int, seed: int = REFERENCE_SEED):
@@ -196,7 +183,10 @@ class LogisticRegression(Problem):
             # absent or unreadable (a crash before os.replace leaves no partial file; an
             # older format does): compute and store
             mean, se = monte_carlo_reference(self, self.config["reference_samples"])
-            save_atomically({"mean": mean, "se": se, "config": self.config_json}, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            torch.save({"mean": mean, "se": se, "config": self.config_json}, buffer)
+            atomic_write_bytes(path, buffer.getvalue())
         move = {"device": self.device, "dtype": self.dtype}
         return ({n: mean[n].to(**move) for n in self.params},
                 {n: se[n].to(**move) for n in self.params})

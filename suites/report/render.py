@@ -10,7 +10,8 @@ from typing import Sequence
 import pandas as pd
 
 from ..measure import package_version
-from ..store import atomic_write_text, utc_now
+from ..atomic import atomic_write_text
+from ..store import utc_now
 from . import FORMATS, figures, tables
 from .runs import latest, load_runs, repeated
 
