@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import importlib.metadata
 import os
 import platform
@@ -34,6 +35,7 @@ import pandas as pd
 import torch
 import torch.utils.benchmark as benchmark
 
+from .exact import exact_moments
 from .moments import Moments
 
 ALPHA = 1e-3
@@ -48,7 +50,12 @@ COLUMNS = [
     "exact_norm", "bias_norm", "bias_se", "max_abs_z", "biased", "variance", "variance_se",
     "mse", "time_s", "time_iqr_s", "timed_estimates", "threads", "package_version",
     "torch_version", "device_name", "git_commit", "utc_time",
+    "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
+    "exact_rel_error",
 ]
+#: Columns that runs stored before they existed lack; read as NaN ("not computed").
+OPTIONAL_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z",
+                    "exact_mean_max_abs_z", "exact_rel_error"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -167,6 +174,33 @@ def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Ten
     }
 
 
+def compare_exact(moments: Moments, exact_mean: torch.Tensor | None,
+                  exact_variance: torch.Tensor | None, reference: torch.Tensor,
+                  relative_error: float) -> dict:
+    """The exact moments of one parameter beside the sampled ones.
+
+    ``exact_variance_z = (variance - exact_variance) / variance_se`` and
+    ``exact_mean_max_abs_z = max_i |mean_i - exact_mean_i| / se_i``: both
+    standard normal when the sampled statistics are right (for large ``M``).
+    """
+    if exact_mean is None:
+        return dict.fromkeys(OPTIONAL_COLUMNS, float("nan"))
+    mean, var = moments.mean(), moments.variance()
+    exact_mean = exact_mean.to(mean.device)
+    exact_var = float(exact_variance.to(mean.device).mean())
+    ref = reference.detach().reshape(-1).to(device=mean.device, dtype=torch.float64)
+    se = torch.sqrt(var / moments.count)
+    variance_se = moments.mean_variance_se()
+    tiny = torch.finfo(torch.float64).tiny
+    return {
+        "exact_variance": exact_var,
+        "exact_bias_norm": float((exact_mean - ref).norm()),
+        "exact_variance_z": (float(var.mean()) - exact_var) / max(variance_se, tiny),
+        "exact_mean_max_abs_z": float(((mean - exact_mean).abs() / se.clamp_min(tiny)).max()),
+        "exact_rel_error": relative_error,
+    }
+
+
 def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
               min_run_time: float):
     """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``."""
@@ -184,13 +218,16 @@ def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: i
 def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: int = 0,
             device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None,
             chunk_size: int | None = None, min_run_time: float = 0.2,
-            suite: str = "") -> pd.DataFrame:
+            suite: str = "", exact: bool | None = None) -> pd.DataFrame:
     """Measure ``estimator`` on ``problem``: a tidy DataFrame, one row per parameter.
 
     ``num_estimates`` independent estimates, each averaging ``num_samples``
     inner samples, are drawn in chunks of ``chunk_size`` from a generator
     seeded with ``seed`` and compared with the problem's reference gradient.
-    ``min_run_time=0`` skips the timing (``time_s`` is NaN).
+    ``min_run_time=0`` skips the timing (``time_s`` is NaN). ``exact``: compute
+    the estimator's exact mean and variance (``suites.exact``) beside the
+    sampled ones; ``None`` does so wherever the noise of one estimate is small
+    enough for a quadrature grid (1-D and 2-D toys), ``False`` never.
     """
     if isinstance(num_estimates, bool) or not isinstance(num_estimates, int) or num_estimates < 2:
         raise ValueError(f"num_estimates must be an integer >= 2 (a variance needs two "
@@ -220,6 +257,13 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
             moments[name].update(rows if mask is None else rows[:, mask])
         done += size
 
+    exact_values = None
+    if exact is None or exact:
+        exact_values = exact_moments(problem, estimator, num_samples)
+        if exact and exact_values is None:
+            raise ValueError(f"no exact moments for {estimator.label} on {problem.label}: the "
+                             f"noise of one estimate is too large for a quadrature grid")
+
     if min_run_time > 0:
         time_s, time_iqr_s = timed_call(problem, estimator, chunk, num_samples, seed, min_run_time)
     else:
@@ -236,7 +280,12 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     rows = [
         {**common, "param": name,
          **summarise(moments[name], reference[name],
-                     None if reference_se is None else reference_se[name], problem.dtype)}
+                     None if reference_se is None else reference_se[name], problem.dtype),
+         **compare_exact(moments[name],
+                         None if exact_values is None else exact_values.mean[name],
+                         None if exact_values is None else exact_values.variance[name],
+                         reference[name],
+                         math.nan if exact_values is None else exact_values.relative_error)}
         for name in problem.params
     ]
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -22,7 +22,7 @@ import torch
 
 from .atomic import atomic_write_text, write_json
 from .grids import Cell
-from .measure import COLUMNS, cpu_name, device_name, git_commit, package_version, resolve_device
+from .measure import COLUMNS, OPTIONAL_COLUMNS, cpu_name, device_name, git_commit, package_version, resolve_device
 
 RESULTS = "results.csv"
 META = "meta.json"
@@ -92,7 +92,7 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
     required = STORED_COLUMNS if require_key else COLUMNS
-    missing = [c for c in required if c not in header]
+    missing = [c for c in required if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         raise ValueError(f"{csv}: not a mcgradbench results table (missing columns: {shown})")
@@ -104,6 +104,8 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
         )
     except (ValueError, pd.errors.ParserError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
+    # Columns added after a run was stored were not computed for it: NaN, never a guess.
+    table = table.assign(**{c: float("nan") for c in OPTIONAL_COLUMNS if c not in table})
     return _typed(table, csv)
 
 
