@@ -66,6 +66,8 @@ class ExactMoments:
     #: Largest |fine - coarse| over means and variances, relative to their scale.
     relative_error: float
     nodes: int
+    #: The problem's exact gradient in float64 (free coordinates), where it has one.
+    reference: dict[str, torch.Tensor] | None = None
 
 
 # --- 1-D rules ---------------------------------------------------------------------------
@@ -107,21 +109,30 @@ def exponential_rule(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def variate_rules(draw: Draw, resolution: int, breakpoints: Sequence[float]):
-    """One 1-D rule per scalar variate of ``draw`` (row-major over its per-estimate shape)."""
+    """One 1-D rule per scalar variate of ``draw`` (row-major over its per-estimate shape).
+
+    ``resolution`` is the Gauss-Legendre order per uniform panel; normal and
+    exponential variates, which have no panels, get ``6 * resolution`` nodes.
+    """
     if draw.kind == "bernoulli":
         probs = draw.probs.reshape(-1).tolist()
         return [(np.array([0.0, 1.0]), np.array([1 - p, p])) for p in probs]
     if draw.kind == "normal":
-        rule = normal_rule(4 * resolution)
+        rule = normal_rule(6 * resolution)
     elif draw.kind == "exponential":
-        rule = exponential_rule(4 * resolution)
+        rule = exponential_rule(6 * resolution)
     else:
         rule = uniform_rule(resolution, breakpoints)
     return [rule] * draw.size
 
 
 def tensor_grid(rules) -> tuple[torch.Tensor, torch.Tensor]:
-    """All combinations of the 1-D rules: nodes ``(N, V)`` and weights ``(N,)``, float64."""
+    """All combinations of the 1-D rules: nodes ``(N, V)`` and weights ``(N,)``, float64.
+
+    No rules (an estimator that draws no noise) is one node of weight 1.
+    """
+    if not rules:
+        return torch.zeros(1, 0, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
     grids = torch.meshgrid(*[torch.as_tensor(x, dtype=torch.float64) for x, _ in rules],
                            indexing="ij")
     weight_grids = torch.meshgrid(*[torch.as_tensor(w, dtype=torch.float64) for _, w in rules],
@@ -245,14 +256,16 @@ def _relative_change(fine: dict, coarse: dict) -> float:
     return worst
 
 
-def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 8,
+def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 10,
                   max_nodes: int = MAX_NODES) -> ExactMoments | None:
     """Exact mean and per-coordinate variance of ``estimator``'s estimates on ``problem``.
 
     ``None`` where the noise of one estimate is too large for a tensor grid
     of ``max_nodes`` points, or is drawn by a primitive the replay does not
-    support. Computed in float64 at ``resolution`` and at about half of it;
-    the finer values are returned with the difference as their error.
+    support. Computed in float64 at ``resolution`` and at three quarters of it;
+    the finer values are returned with the difference as their error (an
+    upper estimate: the rules converge exponentially on smooth panels, so the
+    difference is about the coarser rule's error).
     """
     problem = problem.to(dtype=torch.float64)
     estimator.check(problem.distribution(problem.params))
@@ -268,9 +281,12 @@ def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 8,
         return None
     sample_count = 1 if factor > 1 else num_samples
     breakpoints = threshold_breakpoints(problem)
+    # The finest resolution whose grid fits: more variates, fewer nodes each.
+    while resolution > 4 and grid_size(draws, resolution, breakpoints) > max_nodes:
+        resolution -= 1
     if grid_size(draws, resolution, breakpoints) > max_nodes:
         return None
-    coarse_resolution = max(2, resolution // 2 + 1)
+    coarse_resolution = max(2, (3 * resolution) // 4)
     try:
         mean, variance, nodes = weighted_moments(estimator, problem, draws, sample_count,
                                                  resolution, breakpoints)
@@ -280,7 +296,23 @@ def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 8,
         return None
     error = max(_relative_change(mean, mean_c), _relative_change(variance, variance_c))
     return ExactMoments(mean=mean, variance={k: v / factor for k, v in variance.items()},
-                        relative_error=error, nodes=nodes)
+                        relative_error=error, nodes=nodes, reference=float64_reference(problem))
+
+
+def float64_reference(problem) -> dict[str, torch.Tensor] | None:
+    """The exact gradient at float64 precision (free coordinates, flattened), or ``None``."""
+    try:
+        gradient, gradient_se = problem.reference_gradient()
+    except NotImplementedError:
+        return None
+    if gradient_se is not None:
+        return None  # a Monte Carlo reference: measure compares against it with its error
+    out = {}
+    for name, g in gradient.items():
+        mask = problem.free_coordinates(name)
+        g = g if mask is None else g[mask.to(g.device)]
+        out[name] = g.detach().reshape(-1).to(torch.float64)
+    return out
 
 
 

@@ -284,7 +284,8 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
          **compare_exact(moments[name],
                          None if exact_values is None else exact_values.mean[name],
                          None if exact_values is None else exact_values.variance[name],
-                         reference[name],
+                         reference[name] if exact_values is None or exact_values.reference is None
+                         else exact_values.reference[name],
                          math.nan if exact_values is None else exact_values.relative_error)}
         for name in problem.params
     ]

@@ -117,8 +117,9 @@ def test_unbiased_estimators_are_unbiased(estimator, options, num_samples):
     prob = suites.problems.get("bernoulli_vae", **SMALL)
     df = suites.measure(prob, estimators.get(estimator, **options), num_estimates=20_000,
                         num_samples=num_samples, seed=1, min_run_time=0)
+    # |z| < 5 per coordinate (rate 5.7e-7 each); the Bonferroni flag's 1e-3 per row is too loose
+    # for a test that runs on every change.
     assert (df["max_abs_z"] < 5).all(), df[["param", "max_abs_z", "bias_norm", "bias_se"]]
-    assert not df["biased"].any()
 
 
 @pytest.mark.parametrize("estimator", ["gumbel_softmax", "straight_through_gumbel"])
