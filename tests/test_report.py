@@ -195,3 +195,17 @@ def test_efficiency_frontier_leaves_out_biased_estimators():
             if mcolors.to_rgba(line.get_color()) == mcolors.to_rgba("black"):
                 frontier_x |= set(map(float, line.get_xdata()))
     assert frontier_x == {2.0, 4.0}
+
+
+def test_tables_show_exact_moments_where_they_exist(runs):
+    df, _ = load_runs([runs["full"]])
+    by_title = {t.title: t for t in tables.comparison_tables(df)}
+    dim1 = next(t for title, t in by_title.items() if "dim=1" in title)
+    dim4 = next(t for title, t in by_title.items() if "dim=4" in title)
+    assert ("logits", tables.EXACT_VARIANCE) in dim1.cells.columns
+    assert ("logits", tables.EXACT_VARIANCE) not in dim4.cells.columns  # too many variates
+    rows = df[(df["problem_config"].str.contains('"dim": 1'))
+              & (df["estimator_label"] == LABELS[0]) & (df["num_estimates"] == 400)].iloc[0]
+    shown = dim1.cells[("logits", tables.EXACT_VARIANCE)].loc[(LABELS[0], 400)]
+    assert shown == tables.fmt_exact(rows["exact_variance"], rows["exact_variance_z"])
+    assert shown.startswith(f"{rows['exact_variance']:.4g} (")

@@ -19,6 +19,7 @@ from .runs import repeated
 ROW_LEVELS = {"device": "device", "num_samples": "K", "num_estimates": "M", "seed": "seed",
               "run": "run"}
 VARIANCE, BIAS, TIME = "variance", "‖bias‖", "µs/estimate"
+EXACT_VARIANCE, EXACT_BIAS = "exact variance (z)", "exact ‖bias‖"
 PM = " ± "
 
 
@@ -38,6 +39,17 @@ def fmt_pm(value: float, se: float, digits: int = 3) -> str:
     if not math.isfinite(value):
         return "–"
     return f"{value:.{digits}g}{PM}{se:.2g}"
+
+
+def fmt_value(value: float, digits: int = 3) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def fmt_exact(value: float, z: float) -> str:
+    """``0.0186 (−0.8)``: an exact value and the z-score of the sampled one against it."""
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:.4g} ({z:+.1f})".replace("(-", "(−")
 
 
 def fmt_time(seconds: float) -> str:
@@ -80,6 +92,15 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
         cells[(param, BIAS)] = [bias.get(_key(k), "") for k in keys]
         bold[(param, VARIANCE)] = [False] * len(keys)
         bold[(param, BIAS)] = [bool(flag.get(_key(k), False)) for k in keys]
+        if rows["exact_variance"].notna().any():
+            exact_var = {k: fmt_exact(r.exact_variance, r.exact_variance_z)
+                         for k, r in zip(rows.index, rows.itertuples())}
+            exact_bias = {k: fmt_value(r.exact_bias_norm)
+                          for k, r in zip(rows.index, rows.itertuples())}
+            cells[(param, EXACT_VARIANCE)] = [exact_var.get(_key(k), "") for k in keys]
+            cells[(param, EXACT_BIAS)] = [exact_bias.get(_key(k), "") for k in keys]
+            bold[(param, EXACT_VARIANCE)] = [False] * len(keys)
+            bold[(param, EXACT_BIAS)] = [False] * len(keys)
     per_cell = group.drop_duplicates(levels).set_index(levels)["time_per_estimate_s"]
     cells[("", TIME)] = [fmt_time(per_cell.get(_key(k), float("nan"))) for k in keys]
     bold[("", TIME)] = [False] * len(keys)
@@ -118,7 +139,10 @@ def table_note(group: pd.DataFrame, levels: list[str]) -> str:
 LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standard error; "
           f"‖bias‖: 2-norm of (mean estimate − reference gradient) ± its standard error, "
           f"bold where significantly biased (largest per-coordinate |z| above the Bonferroni "
-          f"threshold at family-wise rate {ALPHA:g}); µs/estimate: median wall-clock time of one "
+          f"threshold at family-wise rate {ALPHA:g}); exact variance (z) and exact ‖bias‖: the "
+          f"estimator's true variance and bias, by quadrature or enumeration over its noise "
+          f"(suites.exact; where one estimate's noise is a few variates), with the z-score "
+          f"(variance − exact) / se; µs/estimate: median wall-clock time of one "
           f"estimator call divided by the estimates it returned.")
 
 
