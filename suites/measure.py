@@ -35,15 +35,12 @@ import pandas as pd
 import torch
 import torch.utils.benchmark as benchmark
 
+from estimators.base import CHUNK_ELEMENTS, chunk_size
+
 from .exact import exact_moments
 from .moments import Moments
 
 ALPHA = 1e-3
-#: Elements of estimate rows (times inner samples) one chunk may hold. About a
-#: million keeps a chunk's intermediates in cache: on gaussian dim 100 a call
-#: of 100,000 estimates costs 6.0 us per estimate, chunks of 10,000 cost 2.0.
-CHUNK_ELEMENTS = 2**20
-
 COLUMNS = [
     "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
     "dtype", "num_estimates", "num_samples", "seed", "numel", "reference", "mean_norm",
@@ -88,8 +85,8 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
 
 
 def default_chunk_size(problem, num_samples: int) -> int:
-    """Estimates per chunk so that one chunk holds about ``CHUNK_ELEMENTS`` numbers."""
-    return max(1, CHUNK_ELEMENTS // (problem.elements_per_sample * num_samples))
+    """Estimates per chunk: the estimators' own batched-pass size (``estimators.base.chunk_size``)."""
+    return chunk_size(problem, num_samples)
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,7 +215,8 @@ def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: i
 def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: int = 0,
             device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None,
             chunk_size: int | None = None, min_run_time: float = 0.2,
-            suite: str = "", exact: bool | None = None) -> pd.DataFrame:
+            suite: str = "", exact: bool | None = None,
+            time_full_call: bool = False) -> pd.DataFrame:
     """Measure ``estimator`` on ``problem``: a tidy DataFrame, one row per parameter.
 
     ``num_estimates`` independent estimates, each averaging ``num_samples``
@@ -228,6 +226,8 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     the estimator's exact mean and variance (``suites.exact``) beside the
     sampled ones; ``None`` does so wherever the noise of one estimate is small
     enough for a quadrature grid (1-D and 2-D toys), ``False`` never.
+    ``time_full_call`` times one raw call producing all ``num_estimates``
+    estimates (what a user's ``est(prob, M)`` costs) instead of one chunk.
     """
     if isinstance(num_estimates, bool) or not isinstance(num_estimates, int) or num_estimates < 2:
         raise ValueError(f"num_estimates must be an integer >= 2 (a variance needs two "
@@ -265,9 +265,12 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
                              f"noise of one estimate is too large for a quadrature grid")
 
     if min_run_time > 0:
-        time_s, time_iqr_s = timed_call(problem, estimator, chunk, num_samples, seed, min_run_time)
+        timed_estimates = num_estimates if time_full_call else chunk
+        time_s, time_iqr_s = timed_call(problem, estimator, timed_estimates, num_samples, seed,
+                                        min_run_time)
     else:
         time_s = time_iqr_s = float("nan")
+        timed_estimates = chunk
 
     common = {
         "suite": suite, "problem": problem.name, "problem_config": problem.config_json,
@@ -275,7 +278,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "device": str(target), "dtype": str(problem.dtype).replace("torch.", ""),
         "num_estimates": num_estimates, "num_samples": num_samples, "seed": seed,
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
-        "timed_estimates": chunk, **run_metadata(target),
+        "timed_estimates": timed_estimates, **run_metadata(target),
     }
     rows = [
         {**common, "param": name,

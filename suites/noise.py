@@ -136,25 +136,42 @@ class RecordNoise(TorchFunctionMode):
 
 
 class ReplayNoise(TorchFunctionMode):
-    """Answer an estimator call's draws with ``values[j]`` (``(M, *draws[j].shape)``), in order."""
+    """Answer an estimator call's draws with ``values[j]`` (``(M, *draws[j].shape)``), in order.
+
+    An estimator that splits a large call into batched passes (``Estimator.__call__``
+    chunks over estimates) repeats the recorded sequence of draws once per pass, each
+    for fewer estimates: every pass takes the next rows of every draw's values.
+    """
 
     def __init__(self, draws: Sequence[Draw], values: Sequence[torch.Tensor]):
         super().__init__()
         if len(draws) != len(values):
             raise ValueError(f"{len(draws)} draws but {len(values)} value tensors")
-        self.draws, self.values, self.position = list(draws), list(values), 0
+        self.draws, self.values = list(draws), list(values)
+        self.position, self.row = 0, 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether every row of every draw has been handed out, and no pass is half done."""
+        rows = self.values[0].shape[0] if self.values else 0
+        return self.position == 0 and self.row == rows
 
     def _next(self, kind: str, shape: tuple[int, ...], like: torch.Tensor | None,
               dtype=None, device=None) -> torch.Tensor:
-        if self.position >= len(self.draws):
-            raise UnsupportedNoise(f"the call drew more than the {len(self.draws)} recorded draws")
+        if not self.draws:
+            raise UnsupportedNoise("the call drew noise where none was recorded")
         draw, value = self.draws[self.position], self.values[self.position]
-        self.position += 1
         expected = shape[:draw.axis] + shape[draw.axis + 1:]
-        if draw.kind != kind or tuple(expected) != tuple(draw.shape):
+        count = shape[draw.axis] if len(shape) > draw.axis else -1
+        if draw.kind != kind or tuple(expected) != tuple(draw.shape) \
+                or self.row + count > value.shape[0]:
             raise UnsupportedNoise(
-                f"draw {self.position}: recorded {draw.kind} {draw.shape}, now {kind} {expected}")
-        out = value.movedim(0, draw.axis)
+                f"draw {self.position + 1}: recorded {draw.kind} {draw.shape}, now {kind} "
+                f"{expected} for {count} estimates at row {self.row}")
+        out = value[self.row:self.row + count].movedim(0, draw.axis)
+        self.position += 1
+        if self.position == len(self.draws):  # one batched pass complete
+            self.position, self.row = 0, self.row + count
         if like is not None:
             dtype, device = dtype or like.dtype, device or like.device
         return out.to(dtype=dtype or torch.get_default_dtype(), device=device)
@@ -218,6 +235,6 @@ def replay(estimator, problem, draws: Sequence[Draw], values: Sequence[torch.Ten
     mode = ReplayNoise(draws, values)
     with mode:
         grads = estimator(problem, num_estimates, num_samples)
-    if mode.position != len(draws):
-        raise UnsupportedNoise(f"the call drew {mode.position} of {len(draws)} recorded draws")
+    if draws and not mode.finished:
+        raise UnsupportedNoise(f"the call used {mode.row} of {num_estimates} rows of noise")
     return grads

@@ -7,18 +7,20 @@ import pandas as pd
 
 import estimators
 
-from . import problems
+from . import grids, problems
 from .grids import Cell
 from .measure import COLUMNS, measure
 
 
 def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataFrame:
     """Measure one cell: its rows (one per parameter)."""
+    time_full_call = suite in grids.names() and grids.get(suite).time_full_calls
     return measure(
         problems.get(cell.problem, **cell.problem_config),
         estimators.get(cell.estimator, **cell.estimator_config),
         num_estimates=cell.num_estimates, num_samples=cell.num_samples, seed=cell.seed,
         device=cell.device, suite=suite, min_run_time=min_run_time,
+        time_full_call=time_full_call,
     )
 
 

@@ -263,3 +263,13 @@ def test_sampled_moments_agree_with_exact_ones(problem, config, estimator, optio
         assert (df["exact_bias_norm"] < 1e-9 * (1 + df["exact_norm"])).all(), shown
     else:
         assert (df["exact_bias_norm"] > 1e-4).all(), shown
+
+
+def test_exact_moments_do_not_depend_on_the_estimators_passes(monkeypatch):
+    import estimators.base as base
+    prob = suites.problems.get("bernoulli", dim=1)
+    est = estimators.get("rebar")
+    whole = exact_moments(prob, est, 1)
+    monkeypatch.setattr(base, "CHUNK_ELEMENTS", 5000)  # thousands of passes per replayed call
+    split = exact_moments(prob, est, 1)
+    torch.testing.assert_close(split.variance["logits"], whole.variance["logits"], rtol=1e-12, atol=0)

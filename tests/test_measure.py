@@ -79,7 +79,9 @@ def test_chunked_measure_is_identical_in_statistics_and_bounded_in_chunk_size():
 def test_biased_estimator_is_flagged():
     prob = suites.problems.get("gaussian", dim=4)
     df = suites.measure(prob, Shifted(), num_estimates=20_000, seed=0, min_run_time=0)
-    assert df["biased"].all() and (df["max_abs_z"] > 10).all()
+    # Each coordinate's z is about N(9.4, 1) (offset 0.2 over se 3 / sqrt(20,000) for scale,
+    # smaller se for loc): the largest of four below 6 has probability below 1e-13.
+    assert df["biased"].all() and (df["max_abs_z"] > 6).all()
     # bias_norm recovers the offset: ||0.2 * ones(4)|| = 0.4
     assert abs(df["bias_norm"].iloc[0] - 0.4) < 5 * df["bias_se"].iloc[0]
 

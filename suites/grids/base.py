@@ -54,6 +54,9 @@ class Suite:
     name: str
     description: str
     build: Callable[[Sequence[str]], list[Cell]] = field(repr=False)
+    #: Time one raw call producing all M estimates of a cell (``measure(time_full_call=True)``)
+    #: rather than one measurement chunk: for suites about time against M.
+    time_full_calls: bool = False
 
     def cells(self, devices: Sequence[str] | None = None) -> list[Cell]:
         return self.build(tuple(devices) if devices else default_devices())
