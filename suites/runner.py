@@ -12,15 +12,19 @@ from .grids import Cell
 from .measure import COLUMNS, measure
 
 
+def time_full_call(suite: str) -> bool:
+    """Whether ``suite`` times raw calls of all M estimates (``Suite.time_full_calls``)."""
+    return suite in grids.names() and grids.get(suite).time_full_calls
+
+
 def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataFrame:
     """Measure one cell: its rows (one per parameter)."""
-    time_full_call = suite in grids.names() and grids.get(suite).time_full_calls
     return measure(
         problems.get(cell.problem, **cell.problem_config),
         estimators.get(cell.estimator, **cell.estimator_config),
         num_estimates=cell.num_estimates, num_samples=cell.num_samples, seed=cell.seed,
         device=cell.device, suite=suite, min_run_time=min_run_time,
-        time_full_call=time_full_call,
+        time_full_call=time_full_call(suite),
     )
 
 

@@ -1,0 +1,20 @@
+"""The in-process backend: cells measured one after another, each delivered as it finishes."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from ..grids import Cell
+from ..runner import run_cell
+
+
+class LocalBackend:
+    """Measure cells in this process, in order (the default backend)."""
+
+    name = "local"
+
+    def run(self, cells: Sequence[Cell], suite: str, min_run_time: float,
+            on_done: Callable[[Cell, pd.DataFrame], None]) -> None:
+        for cell in cells:
+            on_done(cell, run_cell(cell, suite=suite, min_run_time=min_run_time))
