@@ -1,7 +1,6 @@
 """The ``mcgradbench`` command line: list, run, report."""
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -12,10 +11,10 @@ import torch
 
 import estimators
 
-from . import grids, problems, store
+from . import backends, grids, problems, store
 from .labels import estimator_label, problem_label
 from .report import FORMATS
-from .runner import run_cells
+from .sweep import Sweep, load_run, open_run, run_sweep, select_cells
 
 
 class BadInput(click.ClickException):
@@ -83,9 +82,13 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in DIR: skip its finished cells; its recorded suite and options apply unless given again.")
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where cells run: in this process, or as Ray tasks (the ray extra).")
+@click.option("--address", default=None,
+              help="Ray cluster address (e.g. auto, or ray://host:10001) [default: start a local instance].")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run):
+        threads, out, resume, dry_run, backend, address):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
@@ -103,6 +106,9 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
             raise ValueError(f"--threads must be >= 1, got {options['threads']}")
         selection = {k: v for k, v in options.items() if k not in ("min_run_time", "threads")}
         cells = select_cells(suite, **selection)
+        if address and backend != "ray":
+            raise ValueError("--address names a Ray cluster: give it with --backend ray")
+        runner = backends.get(backend, **({"address": address} if address else {}))
     except ValueError as error:
         raise BadInput(str(error)) from None
     done = store.finished_keys(table)
@@ -115,8 +121,13 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
     try:
         # Set before meta.json is written, so that it records the threads the timings used.
         torch.set_num_threads(options["threads"] or threads_before)
-        run_dir, meta, table = open_run(suite, cells, options, out, resume, meta, table)
-        table = sweep(ctx, run_dir, meta, table, pending, suite, options["min_run_time"], len(cells))
+        try:
+            run_dir, meta, table = open_run(suite, cells, options, out, resume, meta, table,
+                                            command_line(ctx))
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        sweep = Sweep(run_dir, meta, table, total=len(cells), pending=len(pending))
+        table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
     finally:
         torch.set_num_threads(threads_before)
     with pd.option_context("display.max_rows", None, "display.width", 200,
@@ -142,19 +153,6 @@ def command_line(ctx) -> str:
     return shlex.join(words)
 
 
-def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
-    """The meta and table of a run to resume (a run killed before its first cell has no rows)."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise ValueError(f"{run_dir}: no such run directory to resume")
-    meta = store.read_meta(path)
-    if not meta and not (path / store.RESULTS).exists():
-        raise ValueError(f"{run_dir}: holds neither {store.META} nor {store.RESULTS}; nothing to resume")
-    if not (path / store.RESULTS).exists():
-        return meta, store.empty_table()
-    return meta, store.read_results(path, require_key=True)
-
-
 def resumed_selection(ctx, suite, options: dict, meta: dict) -> tuple[str | None, dict]:
     """Suite and options for ``--resume``: the recorded ones, except those given again."""
     recorded_suite = meta.get("suite")
@@ -176,57 +174,22 @@ def echo_cells(cells, done: set) -> None:
     click.echo(f"{len(cells)} cells: {finished} finished, {len(cells) - finished} to run")
 
 
-def open_run(suite, cells, options, out, resume, meta, table):
-    """Create (or reopen for ``--resume``) the run directory and write its meta.json."""
-    started = store.utc_now()
-    command = command_line(click.get_current_context())
-    if resume is not None:
-        run_dir = Path(resume)
-        finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
-        meta = store.resumed_meta(meta, cells, finished, command, started)
-    else:
-        run_dir = Path(out) if out else store.default_run_dir(suite, started)
-        if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
-            raise BadInput(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                           f"or choose another --out")
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise BadInput(f"cannot create {run_dir}: {error.strerror}") from None
-        meta = store.new_meta(suite, cells, command, options, started)
-        # A header-only table from the start: a run killed before its first cell is resumable.
-        store.atomic_write_text(run_dir / store.RESULTS, store.table_csv(table))
-    store.write_meta(run_dir, meta)
-    return run_dir, meta, table
-
-
-def sweep(ctx, run_dir, meta, table, pending, suite, min_run_time, total):
-    """Measure ``pending`` cells, storing each as it finishes; the whole run's table."""
-    state = {"table": table, "done": 0}
-
-    def finished() -> int:
-        return total - len(pending) + state["done"]
-
-    def store_cell(cell, rows):
-        state["table"] = store.append_cell(run_dir, state["table"], cell, rows)
-        state["done"] += 1
-        bar.update(1, current_item=cell)
-
+def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
+    """``run_sweep`` with a progress bar; an interrupt or bad input ends in one line."""
     try:
-        with click.progressbar(length=len(pending), label=f"{suite}: {len(pending)} of {total} cells",
+        with click.progressbar(length=len(pending),
+                               label=f"{suite}: {len(pending)} of {sweep.total} cells",
                                file=sys.stderr, item_show_func=lambda c: c.label if c else None,
                                ) as bar:
-            run_cells(pending, suite=suite, min_run_time=min_run_time, on_done=store_cell)
+            return run_sweep(sweep, pending, suite, min_run_time, backend,
+                             on_cell=lambda cell: bar.update(1, current_item=cell))
     except KeyboardInterrupt:
-        store.write_meta(run_dir, store.progressed_meta(meta, finished()))
-        click.echo(f"\ninterrupted: {finished()} of {total} cells stored in {run_dir}; "
-                   f"continue with: mcgradbench run --resume {run_dir}", err=True)
+        click.echo(f"\ninterrupted: {sweep.finished} of {sweep.total} cells stored in "
+                   f"{sweep.run_dir}; continue with: mcgradbench run --resume {sweep.run_dir}",
+                   err=True)
         ctx.exit(130)
     except ValueError as error:
-        store.write_meta(run_dir, store.progressed_meta(meta, finished()))
         raise BadInput(str(error)) from None
-    store.write_meta(run_dir, store.progressed_meta(meta, finished(), ended=store.utc_now()))
-    return state["table"]
 
 
 @main.command()
@@ -248,31 +211,6 @@ def report(run_dirs, out, formats):
     for path in written:
         if path.parent == out:
             click.echo(str(path))
-
-
-def select_cells(suite, estimator_names=(), problem_names=(), devices=(), num_estimates=None,
-                 seed=None):
-    """The cells of ``suite`` after the command line's filters and overrides."""
-    for name in estimator_names:
-        estimators.get(name)  # unknown names fail here, listing the known ones
-    for name in problem_names:
-        if name not in problems.names():
-            raise ValueError(f"unknown problem {name!r}; known: {', '.join(problems.names())}")
-    if num_estimates is not None and num_estimates < 2:
-        raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
-    from .measure import resolve_device
-    for device in devices:
-        resolve_device(device)
-    cells = grids.get(suite).cells(devices or None)
-    cells = [c for c in cells
-             if (not estimator_names or c.estimator in estimator_names)
-             and (not problem_names or c.problem in problem_names)]
-    overrides = {}
-    if num_estimates is not None:
-        overrides["num_estimates"] = num_estimates
-    if seed is not None:
-        overrides["seed"] = seed
-    return [dataclasses.replace(c, **overrides) for c in cells]
 
 
 if __name__ == "__main__":  # pragma: no cover

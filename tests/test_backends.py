@@ -96,3 +96,22 @@ def test_resume_after_the_driver_is_interrupted_runs_only_the_missing_cells(loca
     final = store.read_results(tmp_path, require_key=True)
     assert store.finished_keys(final) == {store.cell_key(c) for c in todo}
     assert len(final) == len(todo)  # one row per cell (one parameter each), none twice
+
+
+def test_cli_sweep_on_ray_matches_local_and_resumes_across_backends(local_ray, tmp_path):
+    from click.testing import CliRunner
+
+    from suites.cli import main
+
+    args = ["run", "core", "--problem", "bernoulli", "--estimator", "disarm",
+            "--num-estimates", "500", "--min-run-time", "0"]
+    local = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "local")])
+    remote = CliRunner().invoke(main, [*args, "--backend", "ray", "--out", str(tmp_path / "ray")])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    a = store.read_results(tmp_path / "local").sort_values(["cell_key", "param"], ignore_index=True)
+    b = store.read_results(tmp_path / "ray").sort_values(["cell_key", "param"], ignore_index=True)
+    pd.testing.assert_frame_equal(a[STATS + ["cell_key"]], b[STATS + ["cell_key"]])
+    again = CliRunner().invoke(main, ["run", "--resume", str(tmp_path / "ray"), "--dry-run"])
+    assert "0 to run" in again.output
+    bad = CliRunner().invoke(main, [*args, "--address", "auto", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--backend ray" in bad.output

@@ -1,0 +1,137 @@
+"""A sweep: select a suite's cells, open its run directory, measure the pending cells, store each.
+
+The command line only parses and prints; this module does the work, in the
+order data flows: the grid's cells (after the command line's filters and
+overrides) -> the run directory (new, or reopened to resume) -> a backend
+(``suites.backends``: local or Ray) that measures the pending cells and
+delivers each finished one -> the store, the one writer, which appends its
+rows atomically and keeps ``meta.json`` in step with ``results.csv``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+import estimators
+
+from . import backends, grids, problems, store
+from .grids import Cell
+
+
+def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names: Sequence[str] = (),
+                 devices: Sequence[str] = (), num_estimates: int | None = None,
+                 seed: int | None = None) -> list[Cell]:
+    """The cells of ``suite`` after the command line's filters and overrides."""
+    for name in estimator_names:
+        estimators.get(name)  # unknown names fail here, listing the known ones
+    for name in problem_names:
+        if name not in problems.names():
+            raise ValueError(f"unknown problem {name!r}; known: {', '.join(problems.names())}")
+    if num_estimates is not None and num_estimates < 2:
+        raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
+    from .measure import resolve_device
+    for device in devices:
+        resolve_device(device)
+    cells = grids.get(suite).cells(devices or None)
+    cells = [c for c in cells
+             if (not estimator_names or c.estimator in estimator_names)
+             and (not problem_names or c.problem in problem_names)]
+    overrides = {}
+    if num_estimates is not None:
+        overrides["num_estimates"] = num_estimates
+    if seed is not None:
+        overrides["seed"] = seed
+    return [dataclasses.replace(c, **overrides) for c in cells]
+
+
+def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
+    """The meta and table of a run to resume (a run killed before its first cell has no rows)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ValueError(f"{run_dir}: no such run directory to resume")
+    meta = store.read_meta(path)
+    if not meta and not (path / store.RESULTS).exists():
+        raise ValueError(f"{run_dir}: holds neither {store.META} nor {store.RESULTS}; nothing to resume")
+    if not (path / store.RESULTS).exists():
+        return meta, store.empty_table()
+    return meta, store.read_results(path, require_key=True)
+
+
+def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: dict,
+             table: pd.DataFrame, command: str) -> tuple[Path, dict, pd.DataFrame]:
+    """Create (or reopen for ``resume``) the run directory and write its meta.json.
+
+    ``ValueError`` (one line) when ``out`` already holds a run or cannot be created.
+    """
+    started = store.utc_now()
+    if resume is not None:
+        run_dir = Path(resume)
+        finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
+        meta = store.resumed_meta(meta, cells, finished, command, started)
+    else:
+        run_dir = Path(out) if out else store.default_run_dir(suite, started)
+        if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
+            raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                             f"or choose another --out")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create {run_dir}: {error.strerror}") from None
+        meta = store.new_meta(suite, cells, command, options, started)
+        # A header-only table from the start: a run killed before its first cell is resumable.
+        store.atomic_write_text(run_dir / store.RESULTS, store.table_csv(table))
+    store.write_meta(run_dir, meta)
+    return run_dir, meta, table
+
+
+@dataclasses.dataclass
+class Sweep:
+    """The state of one sweep over ``pending`` cells of a run of ``total`` cells."""
+
+    run_dir: Path
+    meta: dict
+    table: pd.DataFrame
+    total: int
+    pending: int
+    done: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.pending + self.done
+
+    def store_cell(self, cell: Cell, rows: pd.DataFrame) -> None:
+        """The one writer: append a finished cell's rows atomically."""
+        self.table = store.append_cell(self.run_dir, self.table, cell, rows)
+        self.done += 1
+
+    def record_progress(self, ended: bool = False) -> None:
+        """meta.json in step with results.csv (and closed when the sweep is over)."""
+        self.meta = store.progressed_meta(self.meta, self.finished,
+                                          ended=store.utc_now() if ended else None)
+        store.write_meta(self.run_dir, self.meta)
+
+
+def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: float,
+              backend=None, on_cell: Callable[[Cell], None] | None = None) -> pd.DataFrame:
+    """Measure ``pending`` on ``backend`` (default: local), storing each cell as it finishes.
+
+    On any exception (an interrupt, bad input found mid-sweep) meta.json is
+    brought in step with the stored cells before it propagates.
+    """
+    backend = backend or backends.get("local")
+
+    def deliver(cell: Cell, rows: pd.DataFrame) -> None:
+        sweep.store_cell(cell, rows)
+        if on_cell is not None:
+            on_cell(cell)
+
+    try:
+        backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver)
+    except BaseException:
+        sweep.record_progress()
+        raise
+    sweep.record_progress(ended=True)
+    return sweep.table
