@@ -98,7 +98,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
     try:
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
         if resume is not None:
-            suite, options = resumed_selection(ctx, suite, options, meta)
+            suite, options = resumed_selection(ctx, suite, options, meta, resume)
         suite = suite or "core"
         if options["min_run_time"] < 0:
             raise ValueError(f"--min-run-time must be >= 0, got {options['min_run_time']}")
@@ -122,12 +122,15 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
         # Set before meta.json is written, so that it records the threads the timings used.
         torch.set_num_threads(options["threads"] or threads_before)
         try:
-            run_dir, meta, table = open_run(suite, cells, options, out, resume, meta, table,
-                                            command_line(ctx))
+            run_dir, meta, table, lock = open_run(suite, cells, options, out, resume, meta, table,
+                                                  command_line(ctx))
         except ValueError as error:
             raise BadInput(str(error)) from None
-        sweep = Sweep(run_dir, meta, table, total=len(cells), pending=len(pending))
-        table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
+        with lock:
+            done = store.finished_keys(table)  # as read under the lock
+            pending = [c for c in cells if store.cell_key(c) not in done]
+            sweep = Sweep(run_dir, meta, table, total=len(cells), pending=len(pending))
+            table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
     finally:
         torch.set_num_threads(threads_before)
     with pd.option_context("display.max_rows", None, "display.width", 200,
@@ -153,14 +156,29 @@ def command_line(ctx) -> str:
     return shlex.join(words)
 
 
-def resumed_selection(ctx, suite, options: dict, meta: dict) -> tuple[str | None, dict]:
-    """Suite and options for ``--resume``: the recorded ones, except those given again."""
+#: Options that set what a cell measures: a resumed run must keep them, or one table would
+#: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
+SETTINGS = {"num_estimates": "--num-estimates", "seed": "--seed", "min_run_time": "--min-run-time",
+            "threads": "--threads"}
+
+
+def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[str | None, dict]:
+    """Suite and options for ``--resume``: the recorded ones; filters may be given again,
+    settings only with their recorded values."""
+    if not meta:
+        raise ValueError(f"{run_dir}: has {store.RESULTS} but no {store.META}, so the settings "
+                         f"its cells were measured with are unknown; start a new run with --out")
     recorded_suite = meta.get("suite")
     if suite and recorded_suite and suite != recorded_suite:
         raise ValueError(f"--resume: the run holds suite {recorded_suite!r}, not {suite!r}")
     recorded = meta.get("options", {})
     given = {k for k in RECORDED
              if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+    for key, flag in SETTINGS.items():
+        if key in given and key in recorded and options[key] != recorded[key]:
+            raise ValueError(f"--resume {run_dir}: the run was measured with {flag} "
+                             f"{recorded[key]}, not {options[key]}; one run keeps one setting "
+                             f"(start a new run with --out to measure another)")
     merged = {k: (options[k] if k in given or k not in recorded else recorded[k]) for k in options}
     return suite or recorded_suite, merged
 
@@ -190,6 +208,11 @@ def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
         ctx.exit(130)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    except OSError as error:
+        # A full disk, a lost mount, a permission change: every finished cell is on disk.
+        raise BadInput(f"cannot write to {sweep.run_dir}: {error.strerror or error}; "
+                       f"{sweep.finished} of {sweep.total} cells stored; continue with: "
+                       f"mcgradbench run --resume {sweep.run_dir}") from None
 
 
 @main.command()

@@ -104,6 +104,10 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
         )
     except (ValueError, pd.errors.ParserError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
+    # The store writes whole files ending in a newline; anything else was cut short outside it.
+    if not csv.read_bytes().endswith(b"\n") or (len(table) and table.iloc[-1].isna().all()):
+        raise ValueError(f"{csv}: truncated (its last line is incomplete); restore it from a "
+                         f"backup, or delete the incomplete line to resume without that cell")
     # Columns added after a run was stored were not computed for it: NaN, never a guess.
     table = table.assign(**{c: float("nan") for c in OPTIONAL_COLUMNS if c not in table})
     return _typed(table, csv)

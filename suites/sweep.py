@@ -19,6 +19,7 @@ import estimators
 
 from . import backends, grids, problems, store
 from .grids import Cell
+from .lock import RunLock
 
 
 def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names: Sequence[str] = (),
@@ -61,35 +62,44 @@ def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
 
 
 def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: dict,
-             table: pd.DataFrame, command: str) -> tuple[Path, dict, pd.DataFrame]:
-    """Create (or reopen for ``resume``) the run directory and write its meta.json.
+             table: pd.DataFrame, command: str) -> tuple[Path, dict, pd.DataFrame, RunLock]:
+    """Create (or reopen for ``resume``) the run directory, lock it and write its meta.json.
 
-    ``ValueError`` (one line) when ``out`` already holds a run or cannot be created.
+    The lock is taken before anything is checked or written, so two writers never
+    race: the second is refused naming the first. ``ValueError`` (one line) when
+    ``out`` already holds a run, is locked, or cannot be created.
     """
     started = store.utc_now()
-    if resume is not None:
-        run_dir = Path(resume)
-        finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
-        meta = store.resumed_meta(meta, cells, finished, command, started)
-    else:
-        run_dir = Path(out) if out else store.default_run_dir(suite, started)
-        if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                             f"or choose another --out")
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"cannot create {run_dir}: {error.strerror}") from None
-        meta = store.new_meta(suite, cells, command, options, started)
-        # A header-only table from the start: a run killed before its first cell is resumable.
-        store.atomic_write_text(run_dir / store.RESULTS, store.table_csv(table))
-    store.write_meta(run_dir, meta)
-    return run_dir, meta, table
+    run_dir = Path(resume) if resume is not None else (
+        Path(out) if out else store.default_run_dir(suite, started))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create {run_dir}: {error.strerror}") from None
+    lock = RunLock(run_dir).acquire(command, started.isoformat())
+    try:
+        if resume is not None:
+            # Read again under the lock: another writer may have added cells since.
+            meta, table = load_run(run_dir)
+            finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
+            meta = store.resumed_meta(meta, cells, finished, command, started)
+        else:
+            if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
+                raise ValueError(f"{run_dir} already holds a run; continue it with --resume "
+                                 f"{run_dir} or choose another --out")
+            meta = store.new_meta(suite, cells, command, options, started)
+            # A header-only table from the start: a run killed before its first cell is resumable.
+            store.atomic_write_text(run_dir / store.RESULTS, store.table_csv(table))
+        store.write_meta(run_dir, meta)
+    except BaseException:
+        lock.release()
+        raise
+    return run_dir, meta, table, lock
 
 
 @dataclasses.dataclass
 class Sweep:
-    """The state of one sweep over ``pending`` cells of a run of ``total`` cells."""
+    """The state of one sweep over the pending cells of a run of ``total`` cells."""
 
     run_dir: Path
     meta: dict
@@ -100,18 +110,29 @@ class Sweep:
 
     @property
     def finished(self) -> int:
-        return self.total - self.pending + self.done
+        """Cells stored in results.csv, counted from the file: an interrupt between the
+        atomic write and the bookkeeping after it cannot make the count disagree."""
+        try:
+            stored = store.read_results(self.run_dir, require_key=True)
+        except (ValueError, OSError):
+            stored = self.table
+        return len(store.finished_keys(stored))
 
     def store_cell(self, cell: Cell, rows: pd.DataFrame) -> None:
         """The one writer: append a finished cell's rows atomically."""
         self.table = store.append_cell(self.run_dir, self.table, cell, rows)
         self.done += 1
 
-    def record_progress(self, ended: bool = False) -> None:
-        """meta.json in step with results.csv (and closed when the sweep is over)."""
+    def record_progress(self, ended: bool = False) -> bool:
+        """meta.json in step with results.csv (and closed when the sweep is over);
+        ``False`` when it could not be written (a full disk)."""
         self.meta = store.progressed_meta(self.meta, self.finished,
                                           ended=store.utc_now() if ended else None)
-        store.write_meta(self.run_dir, self.meta)
+        try:
+            store.write_meta(self.run_dir, self.meta)
+        except OSError:
+            return False
+        return True
 
 
 def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: float,

@@ -122,3 +122,109 @@ def test_default_run_dir_is_unique(tmp_path):
     first.mkdir()
     second = store.default_run_dir("core", moment, root=tmp_path)
     assert first.name.endswith("Z-core") and second != first
+
+
+def test_a_run_directory_has_one_writer(tmp_path):
+    from click.testing import CliRunner
+
+    from suites.cli import main
+    from suites.lock import RunLock
+
+    args = ["run", "core", "--problem", "bernoulli", "--estimator", "disarm",
+            "--num-estimates", "100", "--min-run-time", "0"]
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = RunLock(out).acquire("mcgradbench run core (the first writer)", "2026-01-01T00:00:00")
+    try:
+        second = CliRunner().invoke(main, [*args, "--out", str(out)])
+        assert second.exit_code == 2
+        assert "being written by another run" in second.output
+        assert f"pid {os.getpid()}" in second.output and "the first writer" in second.output
+        assert not (out / "results.csv").exists()  # the refused writer wrote nothing
+    finally:
+        holder.release()
+    first = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    with RunLock(out).acquire("another", "now"):
+        resumed = CliRunner().invoke(main, ["run", "--resume", str(out)])
+        assert resumed.exit_code == 2 and "being written by another run" in resumed.output
+
+
+def test_written_files_get_the_mode_the_umask_gives(tmp_path):
+    from suites.atomic import atomic_write_text
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.csv", "a\n")
+        assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "new.csv", 0o640)
+        atomic_write_text(tmp_path / "new.csv", "b\n")  # a replaced file keeps its own mode
+        assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "private.csv", "c\n")
+        assert (tmp_path / "private.csv").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("failure", ["disk full", "interrupt after the write"])
+def test_a_failing_store_ends_in_one_line_and_meta_agrees_with_the_table(tmp_path, monkeypatch, failure):
+    import errno
+    import json
+
+    from click.testing import CliRunner
+
+    from suites import store as store_module
+    from suites.cli import main
+
+    real_append = store_module.append_cell
+    calls = {"n": 0}
+
+    def failing_append(run_dir, table, cell, rows):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            if failure == "disk full":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_append(run_dir, table, cell, rows)
+            raise KeyboardInterrupt  # after the atomic write, before the bookkeeping
+        return real_append(run_dir, table, cell, rows)
+
+    monkeypatch.setattr(store_module, "append_cell", failing_append)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--num-estimates",
+                                       "100", "--min-run-time", "0", "--out", str(out)])
+    stored = len(store_module.finished_keys(store_module.read_results(out, require_key=True)))
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["finished_cells"] == stored == (2 if failure == "disk full" else 3)
+    assert f"{stored} of {meta['cells']} cells stored" in result.output
+    assert f"mcgradbench run --resume {out}" in result.output
+    if failure == "disk full":
+        assert result.exit_code == 2 and "No space left on device" in result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+    else:
+        assert result.exit_code == 130
+
+
+def test_resume_refuses_mixed_settings_missing_meta_and_truncated_tables(tmp_path):
+    from click.testing import CliRunner
+
+    from suites.cli import main
+
+    out = tmp_path / "run"
+    first = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--estimator", "disarm",
+                                      "--num-estimates", "100", "--min-run-time", "0", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    mixed = CliRunner().invoke(main, ["run", "--resume", str(out), "--num-estimates", "200"])
+    assert mixed.exit_code == 2
+    assert "measured with --num-estimates 100, not 200" in mixed.output
+    same = CliRunner().invoke(main, ["run", "--resume", str(out), "--num-estimates", "100"])
+    assert same.exit_code == 0, same.output
+
+    text = (out / "results.csv").read_text()
+    (out / "results.csv").write_text(text[: len(text) - 40])
+    truncated = CliRunner().invoke(main, ["run", "--resume", str(out)])
+    assert truncated.exit_code == 2 and "truncated" in truncated.output
+    (out / "results.csv").write_text(text)
+
+    (out / "meta.json").unlink()
+    no_meta = CliRunner().invoke(main, ["run", "--resume", str(out)])
+    assert no_meta.exit_code == 2 and "no meta.json" in no_meta.output
