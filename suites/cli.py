@@ -26,6 +26,14 @@ class BadInput(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
+def flag_text(biased: bool, nonfinite: float) -> str:
+    """``yes`` for a biased row; non-finite estimates (left out of the statistics) named."""
+    words = ["yes"] if biased else []
+    if nonfinite == nonfinite and nonfinite > 0:  # NaN: a run stored before the count existed
+        words.append(f"{int(nonfinite)} non-finite")
+    return ", ".join(words)
+
+
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The printed view of result rows: one line per cell and parameter."""
     view = pd.DataFrame({
@@ -34,7 +42,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "param": df["param"], "device": df["device"], "K": df["num_samples"],
         "variance": df["variance"], "var_se": df["variance_se"],
         "bias_norm": df["bias_norm"], "bias_se": df["bias_se"], "max|z|": df["max_abs_z"],
-        "biased": df["biased"].map({True: "yes", False: ""}),
+        "biased": [flag_text(b, n) for b, n in zip(df["biased"], df["nonfinite"])],
         "time_ms": df["time_s"] * 1e3,
     })
     return view

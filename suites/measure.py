@@ -48,11 +48,12 @@ COLUMNS = [
     "mse", "time_s", "time_iqr_s", "timed_estimates", "threads", "package_version",
     "torch_version", "device_name", "git_commit", "utc_time",
     "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
-    "exact_rel_error",
+    "exact_rel_error", "nonfinite",
 ]
 #: Columns that runs stored before they existed lack; read as NaN ("not computed").
-OPTIONAL_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z",
-                    "exact_mean_max_abs_z", "exact_rel_error"]
+EXACT_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
+                 "exact_rel_error"]
+OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -146,8 +147,13 @@ def bonferroni_z(num_coordinates: int, alpha: float = ALPHA) -> float:
 
 def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Tensor | None,
               dtype: torch.dtype) -> dict:
-    """The statistics of one parameter from its accumulated moments."""
+    """The statistics of one parameter from its accumulated moments (NaN with fewer than two)."""
     n = moments.count
+    if n < 2:
+        keys = ["mean_norm", "exact_norm", "bias_norm", "bias_se", "max_abs_z", "variance",
+                "variance_se", "mse"]
+        return {"numel": int(reference.numel()), **dict.fromkeys(keys, float("nan")),
+                "biased": False}
     mean, var = moments.mean(), moments.variance()
     ref = reference.detach().reshape(-1).to(device=mean.device, dtype=torch.float64)
     bias = mean - ref
@@ -180,8 +186,8 @@ def compare_exact(moments: Moments, exact_mean: torch.Tensor | None,
     ``exact_mean_max_abs_z = max_i |mean_i - exact_mean_i| / se_i``: both
     standard normal when the sampled statistics are right (for large ``M``).
     """
-    if exact_mean is None:
-        return dict.fromkeys(OPTIONAL_COLUMNS, float("nan"))
+    if exact_mean is None or moments.count < 2:
+        return dict.fromkeys(EXACT_COLUMNS, float("nan"))
     mean, var = moments.mean(), moments.variance()
     exact_mean = exact_mean.to(mean.device)
     exact_var = float(exact_variance.to(mean.device).mean())
@@ -243,6 +249,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     chunk = min(num_estimates, chunk_size or default_chunk_size(problem, num_samples))
     generator = torch.Generator(device=target).manual_seed(seed)
     moments = {name: Moments() for name in problem.params}
+    nonfinite = dict.fromkeys(problem.params, 0)
     free = {name: problem.free_coordinates(name) for name in problem.params}
     reference = {name: g if free[name] is None else g[free[name]] for name, g in reference.items()}
     if reference_se is not None:
@@ -254,7 +261,14 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         grads = estimator(problem, size, num_samples, generator)
         for name, rows in grads.items():
             mask = free[name]
-            moments[name].update(rows if mask is None else rows[:, mask])
+            rows = rows if mask is None else rows[:, mask]
+            finite = torch.isfinite(rows.reshape(rows.shape[0], -1)).all(1)
+            if not bool(finite.all()):
+                # Counted and left out, never averaged in: the row is flagged by `nonfinite`.
+                nonfinite[name] += int((~finite).sum())
+                rows = rows[finite]
+            if rows.shape[0]:
+                moments[name].update(rows)
         done += size
 
     exact_values = None
@@ -281,7 +295,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "timed_estimates": timed_estimates, **run_metadata(target),
     }
     rows = [
-        {**common, "param": name,
+        {**common, "param": name, "nonfinite": nonfinite[name],
          **summarise(moments[name], reference[name],
                      None if reference_se is None else reference_se[name], problem.dtype),
          **compare_exact(moments[name],

@@ -36,10 +36,15 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
     from .measure import resolve_device
     for device in devices:
         resolve_device(device)
-    cells = grids.get(suite).cells(devices or None)
-    cells = [c for c in cells
+    everything = grids.get(suite).cells(devices or None)
+    cells = [c for c in everything
              if (not estimator_names or c.estimator in estimator_names)
              and (not problem_names or c.problem in problem_names)]
+    if not cells:
+        held_problems = ", ".join(sorted({c.problem for c in everything}))
+        held_estimators = ", ".join(sorted({c.estimator for c in everything}))
+        raise ValueError(f"no cell of suite {suite!r} matches the selection; it holds problems "
+                         f"{held_problems} and estimators {held_estimators}")
     overrides = {}
     if num_estimates is not None:
         overrides["num_estimates"] = num_estimates

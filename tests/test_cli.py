@@ -165,3 +165,10 @@ def test_resume_a_run_killed_before_its_first_cell(tmp_path):
     table = store.read_results(out, require_key=True)
     assert len(table) == 9 and set(table["threads"]) == {1}
     assert json.loads((out / "meta.json").read_text())["options"]["threads"] == 1
+
+
+def test_an_empty_selection_is_an_error_listing_the_suite():
+    result = CliRunner().invoke(main, ["run", "core", "--problem", "linear_vae", "--dry-run"])
+    assert result.exit_code == 2
+    assert "no cell of suite 'core' matches" in result.output
+    assert "holds problems bernoulli, gaussian, gaussian_full" in result.output

@@ -157,3 +157,33 @@ def test_rms_from_shifted_sums():
     for part in x.split(60):
         m.update(part)
     torch.testing.assert_close(m.rms(), x.square().mean(0).sqrt())
+
+
+class SometimesNaN(estimators.Estimator):
+    """reparam, with every 7th estimate replaced by NaN and every 11th by inf."""
+
+    name = "sometimes_nan"
+
+    def check(self, distribution):
+        estimators.get("reparam").check(distribution)
+
+    def surrogate(self, problem, distribution, params, num_samples):
+        return estimators.get("reparam").surrogate(problem, distribution, params, num_samples)
+
+    def __call__(self, problem, num_estimates, num_samples=1, generator=None):
+        grads = super().__call__(problem, num_estimates, num_samples, generator)
+        for rows in grads.values():
+            rows[::7] = float("nan")
+            rows[5::11] = float("inf")
+        return grads
+
+
+def test_nonfinite_estimates_are_counted_flagged_and_left_out():
+    from suites.cli import summary_table
+    prob = suites.problems.get("gaussian", dim=2)
+    df = suites.measure(prob, SometimesNaN(), num_estimates=1000, chunk_size=1000, min_run_time=0,
+                        exact=False)
+    expected_bad = len(set(range(0, 1000, 7)) | set(range(5, 1000, 11)))
+    assert (df["nonfinite"] == expected_bad).all()
+    assert df["variance"].notna().all() and (df["max_abs_z"] < 5).all()  # the finite ones are fine
+    assert (summary_table(df)["biased"] == f"{expected_bad} non-finite").all()

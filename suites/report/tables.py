@@ -41,6 +41,11 @@ def fmt_pm(value: float, se: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}{PM}{se:.2g}"
 
 
+def fmt_nonfinite(count: float) -> str:
+    """`` (12 non-finite)`` where estimates were NaN or inf (left out of the statistics)."""
+    return f" ({int(count)} non-finite)" if count == count and count > 0 else ""
+
+
 def fmt_value(value: float, digits: int = 3) -> str:
     return "–" if not math.isfinite(value) else f"{value:.{digits}g}"
 
@@ -85,12 +90,14 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
     cells, bold = {}, {}
     for param in params:
         rows = group[group["param"] == param].set_index(levels)
-        var = {k: fmt_pm(r.variance, r.variance_se) for k, r in zip(rows.index, rows.itertuples())}
+        var = {k: fmt_pm(r.variance, r.variance_se) + fmt_nonfinite(r.nonfinite)
+               for k, r in zip(rows.index, rows.itertuples())}
         bias = {k: fmt_pm(r.bias_norm, r.bias_se, 2) for k, r in zip(rows.index, rows.itertuples())}
         flag = dict(zip(rows.index, rows["biased"]))
         cells[(param, VARIANCE)] = [var.get(_key(k), "") for k in keys]
         cells[(param, BIAS)] = [bias.get(_key(k), "") for k in keys]
-        bold[(param, VARIANCE)] = [False] * len(keys)
+        bad = dict(zip(rows.index, rows["nonfinite"].fillna(0) > 0))
+        bold[(param, VARIANCE)] = [bool(bad.get(_key(k), False)) for k in keys]
         bold[(param, BIAS)] = [bool(flag.get(_key(k), False)) for k in keys]
         if rows["exact_variance"].notna().any():
             exact_var = {k: fmt_exact(r.exact_variance, r.exact_variance_z)
@@ -136,7 +143,9 @@ def table_note(group: pd.DataFrame, levels: list[str]) -> str:
     return "; ".join(parts)
 
 
-LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standard error; "
+LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standard error (bold, "
+          f"with a count, where some estimates were NaN or inf: those are left out of every "
+          f"statistic of the row); "
           f"‖bias‖: 2-norm of (mean estimate − reference gradient) ± its standard error, "
           f"bold where significantly biased (largest per-coordinate |z| above the Bonferroni "
           f"threshold at family-wise rate {ALPHA:g}); exact variance (z) and exact ‖bias‖: the "
