@@ -122,15 +122,19 @@ class Estimator(abc.ABC):
 
     @property
     def label(self) -> str:
-        """Name with options, as the CLI and the figures show it.
+        """Name with the options that differ from the defaults, as the CLI and the figures show it.
 
         The same format as ``suites.labels.with_options``, which reads it back
         from stored rows (``estimators`` cannot depend on ``suites``); a test
         keeps the two in step.
         """
-        if not self.config:
+        shown = {k: v for k, v in self.config.items() if k not in self.options
+                 or json.dumps(v) != json.dumps(self.options[k]) and not (
+                     isinstance(v, (int, float)) and isinstance(self.options[k], (int, float))
+                     and float(v) == float(self.options[k]))}
+        if not shown:
             return self.name
-        inner = ",".join(f"{k}={v}" for k, v in sorted(self.config.items()))
+        inner = ",".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return f"{self.name}({inner})"
 
     @property

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import textwrap
 import sys
 from pathlib import Path
 
@@ -34,18 +36,62 @@ def flag_text(biased: bool, nonfinite: float) -> str:
     return ", ".join(words)
 
 
+def pm(value: float, se: float) -> str:
+    """``4.49±0.15`` (the report's ``value ± se``, tighter for a terminal)."""
+    return "–" if value != value else f"{value:.3g}±{se:.2g}"
+
+
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The printed view of result rows: one line per cell and parameter."""
-    view = pd.DataFrame({
+    """The printed view of result rows: one line per cell and parameter, the report's columns."""
+    per_estimate_us = df["time_s"] / df["timed_estimates"] * 1e6
+    return pd.DataFrame({
         "problem": [problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
         "estimator": [estimator_label(n, c) for n, c in zip(df["estimator"], df["estimator_config"])],
-        "param": df["param"], "device": df["device"], "K": df["num_samples"],
-        "variance": df["variance"], "var_se": df["variance_se"],
-        "bias_norm": df["bias_norm"], "bias_se": df["bias_se"], "max|z|": df["max_abs_z"],
-        "biased": [flag_text(b, n) for b, n in zip(df["biased"], df["nonfinite"])],
-        "time_ms": df["time_s"] * 1e3,
+        "param": df["param"], "device": df["device"], "M": df["num_estimates"],
+        "K": df["num_samples"],
+        "variance": [pm(v, s) for v, s in zip(df["variance"], df["variance_se"])],
+        "‖bias‖": [pm(v, s) + (" *" if b else "")
+                   for v, s, b in zip(df["bias_norm"], df["bias_se"], df["biased"])],
+        "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
+        "note": [flag_text(False, n) for n in df["nonfinite"]],
     })
-    return view
+
+
+def format_summary(df: pd.DataFrame, width: int) -> str:
+    """The summary, one block per problem configuration, within ``width`` columns.
+
+    Columns that do not vary inside a block (device, M, K) move to its heading; long
+    estimator labels wrap inside their column.
+    """
+    from tabulate import tabulate
+
+    view = summary_table(df)
+    blocks = []
+    for problem, block in view.groupby("problem", sort=False):
+        heading = [problem]
+        for column in ("device", "M", "K"):
+            if block[column].nunique() == 1:
+                value = block[column].iloc[0]
+                heading.append(f"{column}={value:,}" if column == "M" else f"{column}={value}")
+                block = block.drop(columns=column)
+        block = block.drop(columns="problem")
+        if not block["note"].str.len().any():
+            block = block.drop(columns="note")
+        if (block["param"].nunique() == 1) and len(block) == block["estimator"].nunique():
+            heading.append(f"param={block['param'].iloc[0]}")
+            block = block.drop(columns="param")
+        # tabulate's "simple" format: a column is as wide as its widest value or its header
+        # plus 2, and columns are 2 apart.
+        others = sum(max(len(str(h)) + 2, block[h].astype(str).str.len().max()) + 2
+                     for h in block.columns if h != "estimator")
+        label_width = max(10, width - others - 1)
+        text = tabulate(block.values.tolist(), headers=list(block.columns), tablefmt="simple",
+                        disable_numparse=True,
+                        maxcolwidths=[label_width] + [None] * (block.shape[1] - 1))
+        blocks.append(textwrap.fill(" · ".join(heading), width) + "\n" + text)
+    legend = "* significantly biased (largest per-coordinate |z| beyond the Bonferroni threshold)"
+    return "\n\n".join(blocks) + ("\n\n" + textwrap.fill(legend, width)
+                                   if view["‖bias‖"].str.endswith("*").any() else "")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,9 +187,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
             table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
     finally:
         torch.set_num_threads(threads_before)
-    with pd.option_context("display.max_rows", None, "display.width", 200,
-                           "display.float_format", "{:.4g}".format):
-        click.echo(summary_table(table).to_string(index=False))
+    click.echo(format_summary(table, shutil.get_terminal_size((80, 24)).columns))
     click.echo(f"results: {run_dir / store.RESULTS}", err=True)
 
 

@@ -22,14 +22,50 @@ def parse_config(config_json: str) -> dict[str, Any]:
     return json.loads(config_json) if config_json else {}
 
 
-def estimator_label(name: str, config_json: str) -> str:
-    """How the CLI names an estimator configuration: ``score_function(baseline=loo)``."""
-    return with_options(name, parse_config(config_json))
+def defaults(kind: str, name: str) -> dict[str, Any]:
+    """The default options of a registered estimator or problem (``{}`` when unknown)."""
+    import inspect
+    try:
+        if kind == "estimator":
+            import estimators
+            return dict(estimators._REGISTRY.lookup(name).options)
+        from . import problems
+        signature = inspect.signature(problems._REGISTRY.lookup(name).__init__)
+    except (ValueError, AttributeError):
+        return {}
+    return {k: p.default for k, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
-def problem_label(name: str, config_json: str, keys: Iterable[str] | None = None) -> str:
-    """How the CLI names a problem configuration: ``gaussian(cost=square,dim=10)``."""
-    return with_options(name, parse_config(config_json), keys)
+def differing(kind: str, name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the options that equal their defaults."""
+    default = defaults(kind, name)
+    return {k: v for k, v in config.items() if k not in default or not _same(v, default[k])}
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or (
+            isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b))
+    except TypeError:
+        return False
+
+
+def estimator_label(name: str, config_json: str, full: bool = False) -> str:
+    """How the CLI names an estimator configuration, ``score_function(baseline=loo)``: the
+    options that differ from the defaults (``full``: every option, as ``Estimator.label``)."""
+    config = parse_config(config_json)
+    return with_options(name, config if full else differing("estimator", name, config))
+
+
+def problem_label(name: str, config_json: str, keys: Iterable[str] | None = None,
+                  full: bool = False) -> str:
+    """How the CLI names a problem configuration, ``gaussian(cost=cos,dim=10)``: the options
+    that differ from the defaults (or ``keys``; ``full``: every option)."""
+    config = parse_config(config_json)
+    if keys is None and not full:
+        config = differing("problem", name, config)
+    return with_options(name, config, keys)
 
 
 def varying_keys(config_jsons: Iterable[str]) -> list[str]:

@@ -10,6 +10,7 @@ rows atomically and keeps ``meta.json`` in step with ``results.csv``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -19,6 +20,7 @@ import estimators
 
 from . import backends, grids, problems, store
 from .grids import Cell
+from .labels import estimator_label
 from .lock import RunLock
 
 
@@ -27,7 +29,7 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
                  seed: int | None = None) -> list[Cell]:
     """The cells of ``suite`` after the command line's filters and overrides."""
     for name in estimator_names:
-        estimators.get(name)  # unknown names fail here, listing the known ones
+        estimators.get(name.split("(", 1)[0])  # unknown names fail here, listing the known ones
     for name in problem_names:
         if name not in problems.names():
             raise ValueError(f"unknown problem {name!r}; known: {', '.join(problems.names())}")
@@ -38,7 +40,8 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
         resolve_device(device)
     everything = grids.get(suite).cells(devices or None)
     cells = [c for c in everything
-             if (not estimator_names or c.estimator in estimator_names)
+             if (not estimator_names or c.estimator in estimator_names
+                 or estimator_label(c.estimator, json.dumps(c.estimator_config)) in estimator_names)
              and (not problem_names or c.problem in problem_names)]
     if not cells:
         held_problems = ", ".join(sorted({c.problem for c in everything}))

@@ -172,3 +172,24 @@ def test_an_empty_selection_is_an_error_listing_the_suite():
     assert result.exit_code == 2
     assert "no cell of suite 'core' matches" in result.output
     assert "holds problems bernoulli, gaussian, gaussian_full" in result.output
+
+
+def test_estimator_variants_are_selected_by_the_labels_tables_show():
+    result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--dry-run",
+                                       "--estimator", "gumbel_softmax(temperature=0.5)",
+                                       "--estimator", "rebar"])
+    assert result.exit_code == 0, result.output
+    lines = [l for l in result.output.splitlines() if " x " in l]
+    assert lines and all("gumbel_softmax(temperature=0.5)" in l or " x rebar" in l for l in lines)
+    assert sum(" x rebar" in l for l in lines) == 3  # dims 1, 10, 100
+
+
+def test_the_printed_table_fits_an_80_column_terminal(tmp_path):
+    result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--num-estimates", "200",
+                                       "--min-run-time", "0", "--out", str(tmp_path / "r")],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    table = result.stdout
+    assert "bernoulli(dim=100) · device=cpu · M=200" in table  # defaults left out of labels
+    assert "gumbel_softmax(" in table and "µs/est" in table and "variance" in table
+    assert max(len(line) for line in table.splitlines()) <= 80

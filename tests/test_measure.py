@@ -186,4 +186,4 @@ def test_nonfinite_estimates_are_counted_flagged_and_left_out():
     expected_bad = len(set(range(0, 1000, 7)) | set(range(5, 1000, 11)))
     assert (df["nonfinite"] == expected_bad).all()
     assert df["variance"].notna().all() and (df["max_abs_z"] < 5).all()  # the finite ones are fine
-    assert (summary_table(df)["biased"] == f"{expected_bad} non-finite").all()
+    assert (summary_table(df)["note"] == f"{expected_bad} non-finite").all()
