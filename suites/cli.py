@@ -12,7 +12,7 @@ import torch
 
 import estimators
 
-from . import grids, problems, store
+from . import grids, plugins, problems, store
 from .labels import estimator_label, problem_label
 from .report import FORMATS
 from .runner import run_cells
@@ -49,16 +49,14 @@ def main():
 
 @main.command("list")
 def list_cmd():
-    """List estimators, problems and suites."""
-    click.echo("Estimators:")
-    for name in estimators.names():
-        click.echo(f"  {name:<26} {estimators.describe(name)}")
-    click.echo("Problems:")
-    for name in problems.names():
-        click.echo(f"  {name:<26} {problems.describe(name)}")
-    click.echo("Suites:")
-    for name in grids.names():
-        click.echo(f"  {name:<26} {grids.get(name).description}")
+    """List estimators, problems and suites, and where each came from (built-in or plugin)."""
+    for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
+        click.echo(f"{title}:")
+        for _, name, origin, description in (r for r in plugins.origins() if r[0] == kind):
+            where = "" if origin == "built-in" else f"  [{origin}]"
+            click.echo(f"  {name:<26} {description}{where}")
+    for line in plugins.failures():
+        click.echo(f"warning: {line}", err=True)
 
 
 #: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
@@ -83,9 +81,11 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in DIR: skip its finished cells; its recorded suite and options apply unless given again.")
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
+@click.option("--grid", type=click.Path(dir_okay=False), default=None,
+              help="Run the grid file FILE (TOML; format in suites/grids/files.py) instead of a named suite.")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run):
+        threads, out, resume, dry_run, grid):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
@@ -93,6 +93,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
                "devices": list(devices), "num_estimates": num_estimates, "seed": seed,
                "min_run_time": min_run_time, "threads": threads}
     try:
+        suite = plugins.use_grid(grid, suite) if grid else suite
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
         if resume is not None:
             suite, options = resumed_selection(ctx, suite, options, meta)
@@ -253,17 +254,14 @@ def report(run_dirs, out, formats):
 def select_cells(suite, estimator_names=(), problem_names=(), devices=(), num_estimates=None,
                  seed=None):
     """The cells of ``suite`` after the command line's filters and overrides."""
-    for name in estimator_names:
-        estimators.get(name)  # unknown names fail here, listing the known ones
-    for name in problem_names:
-        if name not in problems.names():
-            raise ValueError(f"unknown problem {name!r}; known: {', '.join(problems.names())}")
+    plugins.validate_names(estimator_names, problem_names)  # unknown names fail, listing the known
     if num_estimates is not None and num_estimates < 2:
         raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
     from .measure import resolve_device
     for device in devices:
         resolve_device(device)
     cells = grids.get(suite).cells(devices or None)
+    cells = plugins.add_named_cells(cells, estimator_names, problem_names)
     cells = [c for c in cells
              if (not estimator_names or c.estimator in estimator_names)
              and (not problem_names or c.problem in problem_names)]
