@@ -80,10 +80,15 @@ class Registry(Generic[T]):
         self.failures: dict[str, str] = {}
         self._plugins_loaded = group is None
 
-    def register(self, entry: T, origin: str = BUILTIN) -> T:
-        """Add ``entry`` under ``entry.name`` (usable as a class decorator)."""
+    def register(self, entry: T, origin: str = BUILTIN, replace: bool = False) -> T:
+        """Add ``entry`` under ``entry.name`` (usable as a class decorator).
+
+        ``replace`` lets an entry take the place of one registered at run time (a grid
+        file read again); never of a built-in or a plugin.
+        """
         name = entry.name
-        if name in self._entries and self._entries[name] is not entry:
+        same = replace and not self._origins.get(name, BUILTIN).startswith((BUILTIN, "plugin"))
+        if name in self._entries and self._entries[name] is not entry and not same:
             raise ValueError(f"{self.kind} name {name!r} is already registered "
                              f"(by {self._origins[name]})")
         self._entries[name] = entry

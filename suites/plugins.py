@@ -94,5 +94,5 @@ def use_grid(path: str, suite: str | None) -> str:
     if suite and suite != grid.name:
         raise ValueError(f"--grid {path} defines suite {grid.name!r}; drop the SUITE argument "
                          f"{suite!r} or make it {grid.name!r}")
-    grids.register(grid, origin=f"grid file {path}")
+    grids.register(grid, origin=f"grid file {path}", replace=True)
     return grid.name
