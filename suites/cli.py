@@ -273,5 +273,52 @@ def select_cells(suite, estimator_names=(), problem_names=(), devices=(), num_es
     return [dataclasses.replace(c, **overrides) for c in cells]
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["estimator", "problem"]))
+@click.argument("name")
+def check(kind, name):
+    """Conformance checks of an estimator or problem (NAME, or pkg.module:Class[,key=value...]); exit 1 on failure."""
+    from .conformance import check_estimator, check_problem
+
+    try:
+        results = (check_estimator if kind == "estimator" else check_problem)(name)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    for result in results:
+        click.echo(result.line())
+    failed = [r.name for r in results if not r.passed]
+    click.echo(f"{kind} {name}: {len(results) - len(failed)} of {len(results)} checks passed"
+               + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--problem", "problem_name", required=True,
+              help="A problem name, or pkg.module:Class[,key=value...], with its configuration after commas.")
+@click.option("--evaluations", type=int, default=4, show_default=True,
+              help="Budget of cost evaluations per estimate, the same for every estimator.")
+@click.option("--num-estimates", type=int, default=None,
+              help="M per estimator [default: by problem size, 200 to 10,000].")
+@click.option("--estimator", "estimator_names", multiple=True,
+              help="Only these estimators, NAME[,key=value...] (repeatable) [default: all that apply].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--min-run-time", type=float, default=0.2, show_default=True, help="Seconds timing each estimator.")
+def advise(problem_name, evaluations, num_estimates, estimator_names, seed, min_run_time):
+    """Rank every applicable estimator on one problem at the same budget of cost evaluations."""
+    from . import advise as advice
+    from estimators.registry import split_spec
+
+    try:
+        problem = problems.get(problem_name)
+        variants = [split_spec(name) for name in estimator_names] or None
+        if num_estimates is not None and num_estimates < 2:
+            raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
+        table, skipped = advice.advise(problem, evaluations, num_estimates, seed, min_run_time, variants)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    click.echo(advice.render(problem, table, evaluations, skipped))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -24,8 +24,9 @@ cost evaluations), over ``M``, seeds and devices::
 
     [[estimators]]
     name = "disarm"
-    evaluations = [4]                       # ... or a budget of cost evaluations per estimate,
-    evaluations_per_sample = 2              # K = floor(evaluations / evaluations_per_sample)
+    evaluations = [4]                       # ... or a budget of cost evaluations per estimate:
+    evaluations_per_sample = 2              # K = floor(evaluations / evaluations_per_sample); default
+                                            # the estimator's own (DisARM 2, REBAR 3, others 1)
 
 Cells are every problem config x M x device x estimator option x K x seed
 where the estimator applies to the problem and accepts that ``K`` (a
@@ -160,7 +161,9 @@ def parse_grid(data: dict, source: str = "<grid>") -> Suite:
             ks = _int_list(source, where + "num_samples", entry["num_samples"], 1, ESTIMATOR_KEYS["num_samples"])
         else:
             budgets = _int_list(source, where + "evaluations", entry["evaluations"], 1, ESTIMATOR_KEYS["evaluations"])
-            per = _int_list(source, where + "evaluations_per_sample", entry.get("evaluations_per_sample", 1), 1,
+            default_per = getattr(estimators.get(ename, **options[0]), "evaluations_per_sample", 1)
+            per = _int_list(source, where + "evaluations_per_sample",
+                            entry.get("evaluations_per_sample", default_per), 1,
                             ESTIMATOR_KEYS["evaluations_per_sample"])
             if len(per) != 1 or isinstance(entry.get("evaluations_per_sample", 1), list):
                 raise _fail(source, where + "evaluations_per_sample", "must be one integer >= 1")
