@@ -17,7 +17,9 @@ import ast
 import importlib
 import importlib.metadata
 import inspect
+import os
 import re
+import sys
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +32,10 @@ def import_object(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ValueError(f"{spec!r} is not of the form pkg.module:Name")
+    # Modules in the working directory import as under `python -m` (the `mcgradbench`
+    # script's own directory is on sys.path, the user's is not): uvicorn's --app-dir default.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         obj = importlib.import_module(module_name)
     except Exception as error:  # any import error of a user's module is reported, not raised
