@@ -8,8 +8,8 @@ holds what the CLI needs on top of them:
 * ``add_named_cells(cells, ...)``: ``mcgradbench run SUITE --estimator NAME``
   with a NAME the suite's grid does not hold (a plugin, or ``pkg.module:Class``
   with options after commas) measures NAME on the grid's other axes: every
-  problem configuration, device, ``M``, ``K`` and seed of the grid where it
-  applies; likewise ``--problem NAME[,key=value...]`` for a problem.
+  problem configuration, device, ``M`` and seed of the grid where it applies,
+  at the grid's budgets of cost evaluations; likewise ``--problem NAME[,key=value...]`` for a problem.
 """
 from __future__ import annotations
 
@@ -48,8 +48,10 @@ def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
                     problem_names: Iterable[str] = ()) -> list[Cell]:
     """``cells`` plus cells for the names the grid does not hold, on the grid's other axes.
 
-    A new estimator runs at every distinct (problem, config, device, M, K, seed) of
-    the grid where it applies; a new problem with every distinct (estimator, options,
+    A new estimator runs at every distinct (problem, config, device, M, seed) of the
+    grid where it applies, at the grid's budgets of cost evaluations there (the ``K`` of
+    its one-evaluation-a-sample estimators, divided by the new estimator's
+    ``evaluations_per_sample``); a new problem with every distinct (estimator, options,
     device, M, K, seed) of the grid that applies to it.
     """
     held_estimators = {c.estimator for c in cells}
@@ -59,15 +61,26 @@ def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
         if name in held_estimators:
             continue
         estimator = estimators.get(name)
+        per_sample = getattr(estimator, "evaluations_per_sample", 1)
         seen = set()
         for cell in cells:
+            # The grid's budgets of cost evaluations are those of its one-evaluation-a-sample
+            # estimators (DisARM's pairs and REBAR's triples are fitted into the same budgets).
+            if getattr(estimators.get(cell.estimator), "evaluations_per_sample", 1) != 1:
+                continue
+            k = cell.num_samples // per_sample
             key = (cell.problem, grids.base._canonical(cell.problem_config), cell.device,
-                   cell.num_estimates, cell.num_samples, cell.seed)
-            if key in seen:
+                   cell.num_estimates, k, cell.seed)
+            if key in seen or k < 1:
                 continue
             seen.add(key)
+            try:
+                estimator.check_num_samples(k)
+            except ValueError:
+                continue
             if estimator.applies_to(problems.get(cell.problem, **cell.problem_config)):
-                added.append(dataclasses.replace(cell, estimator=name, estimator_config={}))
+                added.append(dataclasses.replace(cell, estimator=name, estimator_config={},
+                                                 num_samples=k))
     for name in problem_names:
         if name in held_problems:
             continue
