@@ -21,8 +21,8 @@ built-in toy problems, so that the whole check costs about a second):
   largest per-coordinate ``|bias| / se`` over ``BIAS_ESTIMATES`` estimates on
   every probe it applies to stays below ``z* = max(5, Bonferroni z)`` at a
   family-wise false-alarm rate ``ALPHA`` over all probe coordinates (the
-  5-standard-error test of Mohamed et al. 2020, section 9, made safe for many
-  coordinates). An estimator declaring itself biased has its bias reported.
+  5-standard-error test of the test suite, kept safe for many coordinates by
+  Bonferroni). An estimator declaring itself biased has its bias reported.
 
 Problem checks:
 
