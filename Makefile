@@ -1,4 +1,5 @@
-# make test: build .venv from nothing and run the tests.
+# make test: build .venv from nothing (with the example plugin of examples/, which the
+# tests check through its entry points) and run the tests.
 # make bench: same set-up, run BENCH_SUITES into results/latest/<suite>/ and
 # render the report there (results/latest/report.md); suites that are not
 # registered (vae before it lands) are skipped with a line saying so.
@@ -25,9 +26,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml examples/mcgradbench-example/pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(STAMP)
 
 install: $(STAMP)

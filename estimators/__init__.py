@@ -15,23 +15,35 @@ from .base import Estimator, sampling_from, unwrap_independent
 from .disarm import DisARM
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .rebar import Rebar
-from .registry import Registry
+from .registry import Registry, split_spec
 from .reparam import Reparam
 from .score_function import ScoreFunction
 
-_REGISTRY: Registry[type[Estimator]] = Registry("estimator")
+_REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators")
 register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe
+origin = _REGISTRY.origin
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
 
 
 def get(name: str, **options: Any) -> Estimator:
-    """An estimator instance by name, with its options (e.g. ``baseline``, ``temperature``)."""
-    return _REGISTRY.lookup(name)(**options)
+    """An estimator instance by name, with its options (e.g. ``baseline``, ``temperature``).
+
+    ``name`` may be a plugin's name, or ``pkg.module:Class`` with options after commas
+    (``"mypkg.est:MyEstimator,baseline=loo"``); keyword options override those.
+    """
+    name, given = split_spec(name) if isinstance(name, str) else (name, {})
+    return _REGISTRY.lookup(name)(**{**given, **options})
 
 
-__all__ = ["Estimator", "get", "names", "describe", "register", "sampling_from",
+def plugin_failures() -> dict[str, str]:
+    """Estimator plugins that failed to load: name -> one-line reason."""
+    _REGISTRY.load_plugins()
+    return dict(_REGISTRY.failures)
+
+
+__all__ = ["Estimator", "get", "names", "describe", "origin", "plugin_failures", "register", "sampling_from",
            "unwrap_independent"]

@@ -110,6 +110,8 @@ class Estimator(abc.ABC):
     options: ClassVar[dict[str, Any]] = {}
     #: True when the estimator's expectation is grad F exactly.
     unbiased: ClassVar[bool] = True
+    #: Evaluations of the cost per inner sample: what matched-cost comparisons divide a budget by.
+    evaluations_per_sample: ClassVar[int] = 1
 
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.options))

@@ -28,6 +28,8 @@ class DisARM(BernoulliEstimator):
     """Antithetic pairs with the DisARM weight (unbiased, Bernoulli only)."""
 
     name = "disarm"
+    #: cost evaluations per sample: an antithetic pair
+    evaluations_per_sample = 2
 
     def surrogate(self, problem, distribution, params, num_samples):
         base, event_ndims = unwrap_independent(distribution)

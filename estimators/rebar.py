@@ -32,6 +32,8 @@ class Rebar(BernoulliEstimator):
     """Score function with the REBAR relaxed control variate (unbiased, Bernoulli only)."""
 
     name = "rebar"
+    #: cost evaluations per sample: the hard sample and two relaxed ones
+    evaluations_per_sample = 3
     options = {"eta": 1.0, "temperature": 0.5}
 
     def __init__(self, **options):

@@ -1,41 +1,150 @@
-"""A name -> entry registry whose unknown-name error lists the known names."""
+"""A name -> entry registry: built-ins, entry-point plugins and ad hoc ``pkg.module:Class`` names.
+
+Every lookup of an estimator, problem or suite goes through ``Registry.lookup``,
+so a plugin is measured, checked and reported exactly like a built-in one:
+
+* built-ins are registered by the package (``register``);
+* plugins are found, lazily on the first lookup or listing, in the
+  entry-point group ``mcgradbench.<kind>s`` (``importlib.metadata``); one
+  that fails to import is recorded in ``failures`` (name and one-line error)
+  and the others still load;
+* a name of the form ``pkg.module:Attr`` is imported ad hoc, without
+  packaging (``estimators.get("mypkg.est:MyEstimator")``).
+"""
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.metadata
 import inspect
+import os
+import re
+import sys
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
+
+BUILTIN = "built-in"
+
+
+def import_object(spec: str) -> Any:
+    """The object named ``pkg.module:Attr`` (``Attr`` may be dotted), or a one-line ``ValueError``."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"{spec!r} is not of the form pkg.module:Name")
+    # Modules in the working directory import as under `python -m` (the `mcgradbench`
+    # script's own directory is on sys.path, the user's is not): uvicorn's --app-dir default.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as error:  # any import error of a user's module is reported, not raised
+        raise ValueError(f"cannot import {module_name!r} for {spec!r}: "
+                         f"{type(error).__name__}: {error}") from None
+    try:
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise ValueError(f"module {module_name!r} has no attribute {attr!r} (from {spec!r})") from None
+    return obj
+
+
+def parse_value(text: str) -> Any:
+    """A command-line option value: a Python literal (``3``, ``0.5``, ``[1, 2]``, ``True``) or a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"name,key=value,..."`` -> ``("name", {key: value})``; values as ``parse_value`` reads them.
+
+    Used for ``--problem pkg.module:Class,dim=3`` and ``--estimator NAME,baseline=loo``.
+    """
+    # Commas inside brackets belong to a list value (counts=[1, 4]).
+    name, *pairs = re.split(r",(?![^\[]*\])", spec)
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{spec!r}: expected name,key=value,... but got {pair!r}")
+        options[key.strip()] = parse_value(value.strip())
+    return name.strip(), options
 
 
 class Registry(Generic[T]):
     """Entries found by their ``name`` attribute; used for estimators, problems and suites."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
+        #: Entry-point group scanned for plugins (``mcgradbench.estimators`` ...).
+        self.group = group
         self._entries: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
+        #: Plugins that failed to load: entry-point name -> one-line reason.
+        self.failures: dict[str, str] = {}
+        self._plugins_loaded = group is None
 
-    def register(self, entry: T) -> T:
-        """Add ``entry`` under ``entry.name`` (usable as a class decorator)."""
+    def register(self, entry: T, origin: str = BUILTIN, replace: bool = False) -> T:
+        """Add ``entry`` under ``entry.name`` (usable as a class decorator).
+
+        ``replace`` lets an entry take the place of one registered at run time (a grid
+        file read again); never of a built-in or a plugin.
+        """
         name = entry.name
-        if name in self._entries and self._entries[name] is not entry:
-            raise ValueError(f"{self.kind} name {name!r} is already registered")
+        same = replace and not self._origins.get(name, BUILTIN).startswith((BUILTIN, "plugin"))
+        if name in self._entries and self._entries[name] is not entry and not same:
+            raise ValueError(f"{self.kind} name {name!r} is already registered "
+                             f"(by {self._origins[name]})")
         self._entries[name] = entry
+        self._origins[name] = origin
         return entry
 
+    def load_plugins(self) -> None:
+        """Register the entry points of ``group`` once; record, not raise, each failure."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for point in importlib.metadata.entry_points(group=self.group):
+            dist = point.dist.name if point.dist is not None else "?"
+            try:
+                entry = point.load()
+                if getattr(entry, "name", None) != point.name:
+                    raise ValueError(f"its name attribute is {getattr(entry, 'name', None)!r}, "
+                                     f"not the entry-point name {point.name!r}")
+                self.register(entry, origin=f"plugin {dist} ({point.value})")
+            except Exception as error:  # a broken plugin must not break the others
+                reason = str(error).splitlines()[0] if str(error) else ""
+                self.failures[point.name] = (f"{self.kind} plugin {point.name!r} from {dist} "
+                                             f"({point.value}) failed to load: "
+                                             f"{type(error).__name__}: {reason}")
+
     def names(self) -> list[str]:
-        """Registered names, sorted."""
+        """Registered names (built-ins and loaded plugins), sorted."""
+        self.load_plugins()
         return sorted(self._entries)
 
     def lookup(self, name: str) -> T:
-        """The entry called ``name``, or ``ValueError`` listing the known names."""
+        """The entry called ``name`` or importable as ``pkg.module:Attr``; else ``ValueError``."""
+        if isinstance(name, str) and ":" in name:
+            return import_object(name)
+        self.load_plugins()
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
+            failed = f" ({self.failures[name]})" if name in self.failures else ""
+            raise ValueError(f"unknown {self.kind} {name!r}{failed}; "
+                             f"known: {', '.join(self.names())}") from None
+
+    def origin(self, name: str) -> str:
+        """Where an entry came from: ``built-in``, ``plugin DIST (module:Attr)`` or ``ad hoc``."""
+        self.load_plugins()
+        return self._origins.get(name, "ad hoc")
 
     def describe(self, name: str) -> str:
         """First docstring line of an entry: what it is."""
-        return (self.lookup(name).__doc__ or "").strip().splitlines()[0]
+        return ((self.lookup(name).__doc__ or "").strip().splitlines() or [""])[0]
 
 
 def check_keywords(kind: str, name: str, function: Callable[..., Any], given: dict[str, Any]) -> None:

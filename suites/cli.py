@@ -13,7 +13,7 @@ import torch
 
 import estimators
 
-from . import backends, grids, problems, store
+from . import backends, grids, plugins, problems, store
 from .labels import estimator_label, problem_label
 from .report import FORMATS
 from .sweep import Sweep, load_run, open_run, run_sweep, select_cells
@@ -102,16 +102,14 @@ def main():
 
 @main.command("list")
 def list_cmd():
-    """List estimators, problems and suites."""
-    click.echo("Estimators:")
-    for name in estimators.names():
-        click.echo(f"  {name:<26} {estimators.describe(name)}")
-    click.echo("Problems:")
-    for name in problems.names():
-        click.echo(f"  {name:<26} {problems.describe(name)}")
-    click.echo("Suites:")
-    for name in grids.names():
-        click.echo(f"  {name:<26} {grids.get(name).description}")
+    """List estimators, problems and suites, and where each came from (built-in or plugin)."""
+    for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
+        click.echo(f"{title}:")
+        for _, name, origin, description in (r for r in plugins.origins() if r[0] == kind):
+            where = "" if origin == "built-in" else f"  [{origin}]"
+            click.echo(f"  {name:<26} {description}{where}")
+    for line in plugins.failures():
+        click.echo(f"warning: {line}", err=True)
 
 
 #: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
@@ -136,13 +134,15 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in DIR: skip its finished cells; its recorded suite and options apply unless given again.")
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
+@click.option("--grid", type=click.Path(dir_okay=False), default=None,
+              help="Run the grid file FILE (TOML; format in suites/grids/files.py) instead of a named suite.")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where cells run: in this process, or as Ray tasks (the ray extra).")
 @click.option("--address", default=None,
               help="Ray cluster address (e.g. auto, or ray://host:10001) [default: start a local instance].")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run, backend, address):
+        threads, out, resume, dry_run, grid, backend, address):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
@@ -150,6 +150,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
                "devices": list(devices), "num_estimates": num_estimates, "seed": seed,
                "min_run_time": min_run_time, "threads": threads}
     try:
+        suite = plugins.use_grid(grid, suite) if grid else suite
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
         if resume is not None:
             suite, options = resumed_selection(ctx, suite, options, meta, resume)
@@ -286,6 +287,53 @@ def report(run_dirs, out, formats):
     for path in written:
         if path.parent == out:
             click.echo(str(path))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["estimator", "problem"]))
+@click.argument("name")
+def check(kind, name):
+    """Conformance checks of an estimator or problem (NAME, or pkg.module:Class[,key=value...]); exit 1 on failure."""
+    from .conformance import check_estimator, check_problem
+
+    try:
+        results = (check_estimator if kind == "estimator" else check_problem)(name)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    for result in results:
+        click.echo(result.line())
+    failed = [r.name for r in results if not r.passed]
+    click.echo(f"{kind} {name}: {len(results) - len(failed)} of {len(results)} checks passed"
+               + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--problem", "problem_name", required=True,
+              help="A problem name, or pkg.module:Class[,key=value...], with its configuration after commas.")
+@click.option("--evaluations", type=int, default=4, show_default=True,
+              help="Budget of cost evaluations per estimate, the same for every estimator.")
+@click.option("--num-estimates", type=int, default=None,
+              help="M per estimator [default: by problem size, 200 to 10,000].")
+@click.option("--estimator", "estimator_names", multiple=True,
+              help="Only these estimators, NAME[,key=value...] (repeatable) [default: all that apply].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--min-run-time", type=float, default=0.2, show_default=True, help="Seconds timing each estimator.")
+def advise(problem_name, evaluations, num_estimates, estimator_names, seed, min_run_time):
+    """Rank every applicable estimator on one problem at the same budget of cost evaluations."""
+    from . import advise as advice
+    from estimators.registry import split_spec
+
+    try:
+        problem = problems.get(problem_name)
+        variants = [split_spec(name) for name in estimator_names] or None
+        if num_estimates is not None and num_estimates < 2:
+            raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
+        table, skipped = advice.advise(problem, evaluations, num_estimates, seed, min_run_time, variants)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    click.echo(advice.render(problem, table, evaluations, skipped))
 
 
 if __name__ == "__main__":  # pragma: no cover

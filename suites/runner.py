@@ -12,7 +12,7 @@ from .grids import Cell
 from .measure import COLUMNS, measure
 
 
-def time_full_call(suite: str) -> bool:
+def full_call_timing(suite: str) -> bool:
     """Whether ``suite`` times raw calls of all M estimates (``Suite.time_full_calls``)."""
     return suite in grids.names() and grids.get(suite).time_full_calls
 
@@ -24,7 +24,7 @@ def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataF
         estimators.get(cell.estimator, **cell.estimator_config),
         num_estimates=cell.num_estimates, num_samples=cell.num_samples, seed=cell.seed,
         device=cell.device, suite=suite, min_run_time=min_run_time,
-        time_full_call=time_full_call(suite),
+        time_full_call=full_call_timing(suite),
     )
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 import estimators
 
-from . import backends, grids, problems, store
+from . import backends, grids, plugins, problems, store
 from .grids import Cell
 from .labels import estimator_label
 from .lock import RunLock
@@ -28,17 +28,17 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
                  devices: Sequence[str] = (), num_estimates: int | None = None,
                  seed: int | None = None) -> list[Cell]:
     """The cells of ``suite`` after the command line's filters and overrides."""
-    for name in estimator_names:
-        estimators.get(name.split("(", 1)[0])  # unknown names fail here, listing the known ones
-    for name in problem_names:
-        if name not in problems.names():
-            raise ValueError(f"unknown problem {name!r}; known: {', '.join(problems.names())}")
+    # Unknown names fail here, listing the known ones; a label NAME(k=v,...) names a variant.
+    plugins.validate_names([name.split("(", 1)[0] for name in estimator_names], problem_names)
     if num_estimates is not None and num_estimates < 2:
         raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
     from .measure import resolve_device
     for device in devices:
         resolve_device(device)
     everything = grids.get(suite).cells(devices or None)
+    # A plugin or ad hoc name the grid does not hold runs on the grid's other axes.
+    everything = plugins.add_named_cells(
+        everything, [name for name in estimator_names if "(" not in name], problem_names)
     cells = [c for c in everything
              if (not estimator_names or c.estimator in estimator_names
                  or estimator_label(c.estimator, json.dumps(c.estimator_config)) in estimator_names)

@@ -26,7 +26,9 @@ APPLICABLE = [(p, c, e, o, k) for p, c in PROBLEMS for e, o, k in UNBIASED
 
 def test_every_unbiased_estimator_is_tested_on_some_problem():
     assert {e for _, _, e, _, _ in APPLICABLE} == {e for e, _, _ in UNBIASED}
-    assert {e for e in estimators.names() if estimators.get(e).unbiased} == {e for e, _, _ in UNBIASED}
+    # built-ins; plugins (the example's) are held to unbiasedness by `mcgradbench check` (test_conformance)
+    assert ({e for e in estimators.names() if estimators.get(e).unbiased and estimators.origin(e) == "built-in"}
+            == {e for e, _, _ in UNBIASED})
 
 
 @pytest.mark.parametrize("problem,config,estimator,options,num_samples", APPLICABLE,

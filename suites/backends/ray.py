@@ -44,7 +44,7 @@ def measure_cell(cell: Cell, suite: str, min_run_time: float, threads: int) -> p
     import estimators
 
     from ..measure import measure
-    from ..runner import time_full_call
+    from ..runner import full_call_timing
 
     torch.set_num_threads(threads)
     return measure(
@@ -52,7 +52,7 @@ def measure_cell(cell: Cell, suite: str, min_run_time: float, threads: int) -> p
         estimators.get(cell.estimator, **cell.estimator_config),
         num_estimates=cell.num_estimates, num_samples=cell.num_samples, seed=cell.seed,
         device=cell.device, suite=suite, min_run_time=min_run_time,
-        time_full_call=time_full_call(suite),
+        time_full_call=full_call_timing(suite),
     )
 
 

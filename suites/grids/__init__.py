@@ -1,20 +1,30 @@
-"""Suites by name: each a grid of cells for ``mcgradbench run SUITE``."""
+"""Suites by name: each a grid of cells for ``mcgradbench run SUITE``.
+
+Built-in suites are grid files shipped with the package (``core.toml``,
+``scaling.toml``, ``vae.toml``; format in ``suites.grids.files``), plugins add
+``Suite`` objects through the entry-point group ``mcgradbench.suites``.
+"""
 from __future__ import annotations
 
 from estimators.registry import Registry
 
 from .base import Cell, Suite, applicable_cells, default_devices
-from .core import CORE
-from .scaling import SCALING
-from .vae import VAE
+from .files import GridError, builtin_grids, load_grid
 
-_REGISTRY: Registry[Suite] = Registry("suite")
+_REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
 register = _REGISTRY.register
 names = _REGISTRY.names
 get = _REGISTRY.lookup
+origin = _REGISTRY.origin
 
-for _suite in (CORE, SCALING, VAE):
+for _suite in builtin_grids():  # core, scaling, vae: suites/grids/*.toml
     register(_suite)
 
 
-__all__ = ["Cell", "Suite", "applicable_cells", "default_devices", "get", "names", "register"]
+def plugin_failures() -> dict[str, str]:
+    """Suite plugins that failed to load: name -> one-line reason."""
+    _REGISTRY.load_plugins()
+    return dict(_REGISTRY.failures)
+
+
+__all__ = ["GridError", "load_grid", "origin", "plugin_failures", "Cell", "Suite", "applicable_cells", "default_devices", "get", "names", "register"]

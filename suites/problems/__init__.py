@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from estimators.registry import Registry, check_keywords
+from estimators.registry import Registry, check_keywords, split_spec
 
 from .base import Problem
 from .bernoulli import BernoulliToy
@@ -18,20 +18,33 @@ from .gaussian_full import GaussianFull, check_scale_tril
 from .linear_vae import LinearVAE
 from .logistic_regression import LogisticRegression
 
-_REGISTRY: Registry[type[Problem]] = Registry("problem")
+_REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems")
 register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe
+origin = _REGISTRY.origin
 
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
 
 
 def get(name: str, **config: Any) -> Problem:
-    """A problem instance by name and configuration (``dim``, ``cost``, ...)."""
+    """A problem instance by name and configuration (``dim``, ``cost``, ...).
+
+    ``name`` may be a plugin's name, or ``pkg.module:Class`` with its configuration after
+    commas (``"mypkg.models:Poisson,dim=3"``); keyword configuration overrides that.
+    """
+    name, given = split_spec(name)
+    config = {**given, **config}
     cls = _REGISTRY.lookup(name)
     check_keywords("problem", name, cls.__init__, config)
     return cls(**config)
 
 
-__all__ = ["Problem", "get", "names", "describe", "register", "check_scale_tril"]
+def plugin_failures() -> dict[str, str]:
+    """Problem plugins that failed to load: name -> one-line reason."""
+    _REGISTRY.load_plugins()
+    return dict(_REGISTRY.failures)
+
+
+__all__ = ["Problem", "origin", "plugin_failures", "get", "names", "describe", "register", "check_scale_tril"]

@@ -1,0 +1,63 @@
+"""`mcgradbench check`: passes on every built-in estimator and problem, fails on broken ones."""
+import pytest
+from click.testing import CliRunner
+
+import estimators
+import suites
+from suites.cli import main
+from suites.conformance import assert_conforms, check_estimator, check_problem
+
+FIXTURES = "tests.plugin_fixtures.broken_estimators"
+
+
+@pytest.mark.parametrize("name", estimators.names())
+def test_every_registered_estimator_conforms(name):
+    assert_conforms("estimator", name)
+
+
+@pytest.mark.parametrize("name", [n for n in suites.problems.names() if n != "logistic_regression"])
+def test_every_registered_problem_conforms(name):
+    assert_conforms("problem", name)
+
+
+def test_logistic_regression_conforms_with_a_small_reference():
+    # The default 10^6-sample reference takes a minute from an empty cache; 10^4 keeps the
+    # same checks (its standard error enters the z test) in seconds.
+    results = assert_conforms("problem", "logistic_regression", reference_samples=10_000)
+    assert "skipped: no exact gradient" in results[1].detail
+
+
+@pytest.mark.parametrize("fixture, check", [
+    ("WrongShape", "output_contract"),
+    ("SelfBaseline", "unbiased_on_gaussian_square"),
+    ("IgnoresGenerator", "seeded_determinism"),
+])
+def test_check_fails_on_broken_estimators_naming_the_check(fixture, check):
+    result = CliRunner().invoke(main, ["check", "estimator", f"{FIXTURES}:{fixture}"])
+    assert result.exit_code == 1, result.output
+    failed = [line.split()[1] for line in result.output.splitlines() if line.startswith("FAIL")]
+    assert check in failed, result.output
+    assert f"failed: {', '.join(failed)}" in result.output
+
+
+def test_check_fails_on_a_problem_whose_gradient_is_off_by_a_factor():
+    results = {r.name: r for r in check_problem(f"{FIXTURES}:GradientOffByFactor,dim=2")}
+    assert not results["exact_gradient_finite_differences"].passed
+    assert "relative error" in results["exact_gradient_finite_differences"].detail
+    assert not results["unbiased_reparam"].passed and results["batching"].passed
+    with pytest.raises(AssertionError, match="FAIL  exact_gradient_finite_differences"):
+        assert_conforms("problem", f"{FIXTURES}:GradientOffByFactor")
+
+
+def test_example_plugin_passes_check_by_entry_point_and_by_path():
+    for target in ("score_function_median", "mcgradbench_example.estimator:ScoreFunctionMedian"):
+        result = CliRunner().invoke(main, ["check", "estimator", target])
+        assert result.exit_code == 0, result.output
+        assert result.output.count("PASS") == len(result.output.splitlines()) - 1
+    result = CliRunner().invoke(main, ["check", "problem", "mcgradbench_example.problem:PoissonLogLinear,dim=2,counts=[1, 4]"])
+    assert result.exit_code == 0, result.output
+
+
+def test_check_of_an_unknown_name_is_exit_2():
+    result = CliRunner().invoke(main, ["check", "estimator", "relax"])
+    assert result.exit_code == 2 and "unknown estimator 'relax'" in result.output
