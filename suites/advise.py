@@ -41,6 +41,8 @@ from .measure import measure
 #: default M so that a large problem (bernoulli_vae) is advised in minutes, not hours.
 ELEMENTS = 2**25
 DEFAULT_ESTIMATES = (200, 10_000)
+#: Interquartile range of a timing, over its median, above which the caveats warn.
+NOISY_TIMING = 0.25
 
 
 def default_variants() -> list[tuple[str, dict]]:
@@ -105,6 +107,7 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
             "biased": bool(measured["biased"].any()) or not getattr(estimator, "unbiased", True),
             "declared_unbiased": bool(getattr(estimator, "unbiased", True)),
             "num_estimates": m,
+            "time_spread": float(measured["time_iqr_s"].iloc[0] / measured["time_s"].iloc[0]),
         })
     table = pd.DataFrame(rows)
     if table.empty:
@@ -142,6 +145,11 @@ def caveats(problem, table: pd.DataFrame, evaluations: int, skipped: Sequence[st
         f"Budget: {evaluations} cost evaluations per estimate; M = {int(table['num_estimates'].iloc[0])} "
         "estimates, one seed. Standard errors are of the variance only.",
     ]
+    spread = table["time_spread"].max()
+    if spread > NOISY_TIMING:
+        worst = table.loc[table["time_spread"].idxmax(), "estimator"]
+        lines.append(f"Timings were noisy: interquartile range up to {spread:.0%} of the median "
+                     f"({worst}); a busy machine can reorder the ranking, rerun it when idle.")
     flagged = table[table["biased"] & table["declared_unbiased"]]
     lines += [f"{e} declares itself unbiased but was flagged biased (max |z| = {z:.1f}): check it "
               f"with `mcgradbench check estimator`." for e, z in zip(flagged["estimator"], flagged["max_abs_z"])]
