@@ -78,6 +78,19 @@ def replicate(params: Mapping[str, torch.Tensor], num_estimates: int) -> dict[st
     }
 
 
+#: Numbers (estimate rows x inner samples) one batched pass may hold: about a million
+#: keeps a pass's intermediates in cache (score function, gaussian dim 100, one
+#: thread: see ``suites/bench_raw_call.py`` for the raw-call and chunked rates).
+CHUNK_ELEMENTS = 2**20
+
+
+def chunk_size(problem, num_samples: int) -> int:
+    """Estimates per batched pass so that one pass holds about ``CHUNK_ELEMENTS`` numbers."""
+    per_sample = getattr(problem, "elements_per_sample", None) or sum(
+        p.numel() for p in problem.params.values())
+    return max(1, CHUNK_ELEMENTS // (per_sample * num_samples))
+
+
 def _check_count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -96,6 +109,9 @@ class Estimator(abc.ABC):
     options: ClassVar[dict[str, Any]] = {}
     #: True when the estimator's expectation is grad F exactly.
     unbiased: ClassVar[bool] = True
+    #: Names of the ``torch.distributions`` families it applies to (what ``mcgradbench list`` shows);
+    #: ``("any",)`` for every family with the method it needs. ``check`` is what enforces it.
+    families: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.options))
@@ -150,12 +166,32 @@ class Estimator(abc.ABC):
 
     def __call__(self, problem, num_estimates: int, num_samples: int = 1,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """``M`` independent gradient estimates per parameter name, each ``(M, *shape)``."""
+        """``M`` independent gradient estimates per parameter name, each ``(M, *shape)``.
+
+        Large ``M`` is computed in chunks of ``chunk_size(problem, K)`` estimates written
+        into preallocated rows: one batched pass over all ``M`` at once spills its
+        intermediates out of cache and costs several times more per estimate. The
+        chunks draw in turn from one stream seeded by ``generator``, so a call is
+        still determined by ``generator`` alone.
+        """
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)
+        chunk = chunk_size(problem, num_samples)
+        with sampling_from(generator):
+            if num_estimates <= chunk:
+                return self.batched_pass(problem, num_estimates, num_samples)
+            out = {name: p.new_empty((num_estimates, *p.shape)) for name, p in problem.params.items()}
+            for start in range(0, num_estimates, chunk):
+                stop = min(start + chunk, num_estimates)
+                for name, rows in self.batched_pass(problem, stop - start, num_samples).items():
+                    out[name][start:stop] = rows
+        return out
+
+    def batched_pass(self, problem, num_estimates: int, num_samples: int) -> dict[str, torch.Tensor]:
+        """``M`` estimates in one autograd pass (the summed-objective trick), from the global RNG."""
         params = replicate(problem.params, num_estimates)
-        with torch.enable_grad(), sampling_from(generator):
+        with torch.enable_grad():
             distribution = problem.distribution(params)
             self.check(distribution)
             objective = self.surrogate(problem, distribution, params, num_samples)  # M x factors
@@ -171,6 +207,8 @@ class Estimator(abc.ABC):
 
 class BernoulliEstimator(Estimator):
     """Base for estimators of (independent) Bernoulli variables: the check and their noise."""
+
+    families = ("Bernoulli",)
 
     def check(self, distribution: Distribution) -> None:
         base, _ = unwrap_independent(distribution)

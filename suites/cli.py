@@ -52,7 +52,8 @@ def list_cmd():
     """List estimators, problems and suites."""
     click.echo("Estimators:")
     for name in estimators.names():
-        click.echo(f"  {name:<26} {estimators.describe(name)}")
+        click.echo(f"  {name:<26} {estimators.describe(name)} "
+                   f"[applies to: {', '.join(estimators.families(name))}]")
     click.echo("Problems:")
     for name in problems.names():
         click.echo(f"  {name:<26} {problems.describe(name)}")

@@ -107,7 +107,7 @@ def test_reparam_refuses_bernoulli_saying_why():
 
 @pytest.mark.parametrize("name", ["gumbel_softmax", "straight_through_gumbel"])
 def test_gumbel_refuses_gaussian(name):
-    with pytest.raises(ValueError, match="applies to Bernoulli variables only, got Normal"):
+    with pytest.raises(ValueError, match="applies to Bernoulli and OneHotCategorical variables only, got Normal"):
         estimators.get(name)(suites.problems.get("gaussian", dim=2), 4)
 
 
