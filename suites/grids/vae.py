@@ -6,9 +6,9 @@ q (Monte Carlo reference of 10^6 samples, computed once and cached). Rows
 are per parameter, so the encoder- and decoder-gradient variances of
 ``bernoulli_vae`` are separate rows (they differ by orders of magnitude:
 Mnih & Gregor 2014; Tucker et al. 2017). The leave-one-out baseline runs
-only where ``K >= 2``, and DisARM with ``K/2`` antithetic pairs (the same
+only where ``K >= 2``, and ARM and DisARM with ``K/2`` antithetic pairs (the same
 ``K`` cost evaluations), REBAR with ``K`` samples (``3K`` evaluations); Gumbel-softmax variants at temperature 0.5 (the
-core suite sweeps temperature). ``M`` is set per problem so that the whole
+core suite sweeps temperature), Gumbel-Rao beside them. ``M`` is set per problem so that the whole
 suite takes a few minutes on two CPU cores.
 """
 from __future__ import annotations
@@ -35,8 +35,10 @@ def estimator_configs():
         yield "reparam", {}, num_samples
         yield "gumbel_softmax", {"temperature": TEMPERATURE}, num_samples
         yield "straight_through_gumbel", {"temperature": TEMPERATURE}, num_samples
+        yield "gumbel_rao", {"temperature": TEMPERATURE}, num_samples
         if num_samples >= 2:  # K cost evaluations are K/2 antithetic pairs
             yield "disarm", {}, num_samples // 2
+            yield "arm", {}, num_samples // 2
         yield "rebar", {}, num_samples  # three cost evaluations a sample
 
 
