@@ -76,16 +76,22 @@ class RawCall:
 
 
 def compare(num_estimates: int = NUM_ESTIMATES, dim: int = DIM, repeats: int = 5) -> dict:
-    """Best-of-``repeats`` seconds of each path, per estimator, timed back to back in one process."""
+    """Best-of-``repeats`` seconds of each path, per estimator, in one process.
+
+    The paths are timed in turn within each repeat (round robin), so that load from
+    other processes on a shared machine falls on all of them alike.
+    """
     problem = problems.get("gaussian", dim=dim)
     generator = torch.Generator().manual_seed(SEED)
-    seconds = {}
-    for name in ESTIMATORS:
-        estimator = estimators.get(name)
-        for path, run in PATHS.items():
-            run(problem, estimator, min(num_estimates, 10_000), generator)  # warm-up
-            seconds[name, path] = min(timeit.repeat(
-                lambda: run(problem, estimator, num_estimates, generator), number=1, repeat=repeats))
+    runs = {(name, path): (estimators.get(name), run) for name in ESTIMATORS for path, run in PATHS.items()}
+    for estimator, run in runs.values():
+        run(problem, estimator, min(num_estimates, 10_000), generator)  # warm-up
+    seconds = {key: float("inf") for key in runs}
+    for _ in range(repeats):
+        for key, (estimator, run) in runs.items():
+            start = timeit.default_timer()
+            run(problem, estimator, num_estimates, generator)
+            seconds[key] = min(seconds[key], timeit.default_timer() - start)
     return seconds
 
 

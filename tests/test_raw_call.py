@@ -55,3 +55,11 @@ def test_every_row_of_a_chunked_call_is_written(small_chunks):
     prob = suites.problems.get("gaussian", dim=3, cost="linear")
     rows = estimators.get("reparam")(prob, 1_005, 1, torch.Generator().manual_seed(0))["loc"]
     torch.testing.assert_close(rows, prob.exact_gradient()["loc"].expand_as(rows))
+
+
+def test_bench_raw_call_times_every_path():
+    from suites import bench_raw_call
+
+    seconds = bench_raw_call.compare(num_estimates=2_000, dim=10, repeats=1)
+    assert set(seconds) == {(e, p) for e in bench_raw_call.ESTIMATORS for p in bench_raw_call.PATHS}
+    assert all(0 < s < 10 for s in seconds.values())
