@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arm import ARM
 from .base import Estimator, sampling_from, unwrap_independent
 from .disarm import DisARM
+from .gumbel_rao import GumbelRao
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .rebar import Rebar
 from .registry import Registry, split_spec
@@ -27,6 +29,13 @@ origin = _REGISTRY.origin
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
+for _cls in (ARM, GumbelRao):
+    register(_cls)
+
+
+def families(name: str) -> tuple[str, ...]:
+    """The ``torch.distributions`` families the estimator ``name`` applies to (``Estimator.families``)."""
+    return _REGISTRY.lookup(name).families
 
 
 def get(name: str, **options: Any) -> Estimator:
@@ -45,5 +54,6 @@ def plugin_failures() -> dict[str, str]:
     return dict(_REGISTRY.failures)
 
 
-__all__ = ["Estimator", "get", "names", "describe", "origin", "plugin_failures", "register", "sampling_from",
+__all__ = ["Estimator", "get", "names", "describe", "families", "origin", "plugin_failures",
+           "register", "sampling_from",
            "unwrap_independent"]

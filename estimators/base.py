@@ -112,6 +112,9 @@ class Estimator(abc.ABC):
     unbiased: ClassVar[bool] = True
     #: Evaluations of the cost per inner sample: what matched-cost comparisons divide a budget by.
     evaluations_per_sample: ClassVar[int] = 1
+    #: Names of the ``torch.distributions`` families it applies to (what ``mcgradbench list`` shows);
+    #: ``("any",)`` for every family with the method it needs. ``check`` is what enforces it.
+    families: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.options))
@@ -172,32 +175,30 @@ class Estimator(abc.ABC):
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """``M`` independent gradient estimates per parameter name, each ``(M, *shape)``.
 
-        Large ``M`` runs in chunks of about ``CHUNK_ELEMENTS`` numbers written into
-        preallocated outputs: one pass over 100,000 estimates of a 100-dimensional
-        problem spills every intermediate out of cache and costs 3-6x the chunked
-        rate (``python -m suites.bench_raw_call``).
+        Large ``M`` is computed in chunks of ``chunk_size(problem, K)`` estimates written
+        into preallocated rows: one batched pass over all ``M`` at once spills its
+        intermediates out of cache and costs several times more per estimate. The
+        chunks draw in turn from one stream seeded by ``generator``, so a call is
+        still determined by ``generator`` alone.
         """
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)
         chunk = chunk_size(problem, num_samples)
-        if num_estimates <= chunk:
-            return self._batched(problem, num_estimates, num_samples, generator)
-        out: dict[str, torch.Tensor] = {}
-        for start in range(0, num_estimates, chunk):
-            size = min(chunk, num_estimates - start)
-            grads = self._batched(problem, size, num_samples, generator)
-            for name, rows in grads.items():
-                if name not in out:
-                    out[name] = rows.new_empty((num_estimates, *rows.shape[1:]))
-                out[name][start:start + size] = rows
+        with sampling_from(generator):
+            if num_estimates <= chunk:
+                return self.batched_pass(problem, num_estimates, num_samples)
+            out = {name: p.new_empty((num_estimates, *p.shape)) for name, p in problem.params.items()}
+            for start in range(0, num_estimates, chunk):
+                stop = min(start + chunk, num_estimates)
+                for name, rows in self.batched_pass(problem, stop - start, num_samples).items():
+                    out[name][start:stop] = rows
         return out
 
-    def _batched(self, problem, num_estimates: int, num_samples: int,
-                 generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """One batched autograd pass: the summed-objective trick over ``M`` replicas."""
+    def batched_pass(self, problem, num_estimates: int, num_samples: int) -> dict[str, torch.Tensor]:
+        """``M`` estimates in one autograd pass (the summed-objective trick), from the global RNG."""
         params = replicate(problem.params, num_estimates)
-        with torch.enable_grad(), sampling_from(generator):
+        with torch.enable_grad():
             distribution = problem.distribution(params)
             self.check(distribution)
             objective = self.surrogate(problem, distribution, params, num_samples)  # M x factors
@@ -213,6 +214,8 @@ class Estimator(abc.ABC):
 
 class BernoulliEstimator(Estimator):
     """Base for estimators of (independent) Bernoulli variables: the check and their noise."""
+
+    families = ("Bernoulli",)
 
     def check(self, distribution: Distribution) -> None:
         base, _ = unwrap_independent(distribution)

@@ -1,4 +1,4 @@
-"""Gumbel-softmax / binary Concrete relaxation for Bernoulli variables.
+"""Gumbel-softmax / Concrete relaxation for Bernoulli and one-hot categorical variables.
 
 A Bernoulli(sigmoid(logits)) sample is ``H(logits + L)`` with logistic noise
 ``L = log U - log(1 - U)``; the relaxation replaces the step ``H`` by
@@ -13,15 +13,23 @@ the gradient of a *different* objective, so it is **biased** for every
 ``H(logits + L)`` and back-propagates through the relaxed one
 (``z_hard + z_soft - stop_grad(z_soft)``; Bengio et al. 2013, Jang et al.
 2017 section 2.2): also biased, even as ``tau -> 0``.
+
+One-hot categorical variables (``OneHotCategorical``) are relaxed the same
+way by ``RelaxedOneHotCategorical``: ``softmax((logits + G) / tau)`` with
+i.i.d. Gumbel noise ``G``, whose argmax is an exact categorical sample
+(Jang et al. 2017, eq. 1-2); straight-through takes that argmax as the hard
+one-hot sample. Bernoulli variables keep the binary Concrete above (the
+two-class case written with one logit), so their numbers are unchanged.
 """
 from __future__ import annotations
 
 import math
 
 import torch
-from torch.distributions import Distribution, Independent, RelaxedBernoulli
+from torch.distributions import (Bernoulli, Distribution, Independent, OneHotCategorical,
+                                 RelaxedBernoulli, RelaxedOneHotCategorical)
 
-from .base import BernoulliEstimator, unwrap_independent
+from .base import Estimator, unwrap_independent
 
 
 def check_temperature(temperature) -> float:
@@ -35,20 +43,51 @@ def check_temperature(temperature) -> float:
     return value
 
 
+#: The discrete families the Gumbel estimators relax.
+DISCRETE_FAMILIES = (Bernoulli, OneHotCategorical)
+
+
+def check_discrete(name: str, distribution: Distribution) -> None:
+    """``ValueError`` unless ``distribution`` is (independent) Bernoulli or one-hot categorical."""
+    base, _ = unwrap_independent(distribution)
+    if not isinstance(base, DISCRETE_FAMILIES):
+        raise ValueError(
+            f"{name} applies to Bernoulli and OneHotCategorical variables only, got "
+            f"{type(base).__name__}; use reparam or score_function for continuous families")
+
+
 def relax(distribution: Distribution, temperature: float) -> Distribution:
-    """The binary Concrete distribution with the same logits and event shape."""
+    """The (binary) Concrete distribution with the same logits and event shape."""
     base, ndims = unwrap_independent(distribution)
     tau = torch.tensor(temperature, dtype=base.logits.dtype, device=base.logits.device)
-    relaxed = RelaxedBernoulli(tau, logits=base.logits, validate_args=False)
+    family = RelaxedBernoulli if isinstance(base, Bernoulli) else RelaxedOneHotCategorical
+    relaxed = family(tau, logits=base.logits, validate_args=False)
     return Independent(relaxed, ndims) if ndims else relaxed
 
 
-class GumbelSoftmax(BernoulliEstimator):
-    """Pathwise gradient through the binary Concrete relaxation (biased)."""
+def hard_sample(soft: torch.Tensor, distribution: Distribution) -> torch.Tensor:
+    """The discrete sample a relaxed one rounds to: an exact draw of ``distribution``.
+
+    Binary: ``soft > 1/2`` exactly when ``logits + L > 0``. One-hot: the argmax of
+    ``softmax((logits + G) / tau)`` is that of ``logits + G`` (the Gumbel-max trick).
+    """
+    base, _ = unwrap_independent(distribution)
+    if isinstance(base, Bernoulli):
+        return (soft > 0.5).to(soft.dtype)
+    index = soft.argmax(-1, keepdim=True)
+    return torch.zeros_like(soft).scatter_(-1, index, 1.0)
+
+
+class GumbelSoftmax(Estimator):
+    """Pathwise gradient through the (binary) Concrete relaxation (biased)."""
 
     name = "gumbel_softmax"
     options = {"temperature": 1.0}
     unbiased = False
+    families = ("Bernoulli", "OneHotCategorical")
+
+    def check(self, distribution: Distribution) -> None:
+        check_discrete(self.name, distribution)
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -63,12 +102,11 @@ class GumbelSoftmax(BernoulliEstimator):
 
 
 class StraightThroughGumbel(GumbelSoftmax):
-    """Hard Bernoulli sample forward, relaxed gradient backward (biased)."""
+    """Hard discrete sample forward, relaxed gradient backward (biased)."""
 
     name = "straight_through_gumbel"
 
     def relaxed_sample(self, distribution: Distribution, num_samples: int) -> torch.Tensor:
         soft = super().relaxed_sample(distribution, num_samples)
-        # soft > 1/2 exactly when logits + L > 0: the hard sample is a true Bernoulli draw.
-        hard = (soft > 0.5).to(soft.dtype)
+        hard = hard_sample(soft.detach(), distribution)
         return hard + (soft - soft.detach())

@@ -21,6 +21,7 @@ class Reparam(Estimator):
     """The reparameterisation trick through ``Distribution.rsample``."""
 
     name = "reparam"
+    families = ("any with rsample",)  # Normal, MultivariateNormal, the relaxed families, ...
 
     def check(self, distribution: Distribution) -> None:
         if not distribution.has_rsample:

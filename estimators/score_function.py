@@ -38,6 +38,7 @@ class ScoreFunction(Estimator):
 
     name = "score_function"
     options = {"baseline": "none"}
+    families = ("any",)  # every family with a log_prob
 
     def __init__(self, **options):
         super().__init__(**options)

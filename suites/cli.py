@@ -102,12 +102,17 @@ def main():
 
 @main.command("list")
 def list_cmd():
-    """List estimators, problems and suites, and where each came from (built-in or plugin)."""
+    """List estimators (with the families they apply to), problems and suites, and where each
+    came from (built-in or plugin)."""
     for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
         click.echo(f"{title}:")
         for _, name, origin, description in (r for r in plugins.origins() if r[0] == kind):
             where = "" if origin == "built-in" else f"  [{origin}]"
-            click.echo(f"  {name:<26} {description}{where}")
+            applies = ""
+            if kind == "estimator":
+                family = getattr(estimators._REGISTRY.lookup(name), "families", ())
+                applies = f" [applies to: {', '.join(family)}]" if family else ""
+            click.echo(f"  {name:<26} {description}{applies}{where}")
     for line in plugins.failures():
         click.echo(f"warning: {line}", err=True)
 

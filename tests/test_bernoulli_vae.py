@@ -109,7 +109,7 @@ def test_training_improves_the_elbo_and_leaves_the_encoder_unsaturated():
 
 
 UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
-            ("disarm", {}, 2), ("rebar", {}, 1)]
+            ("disarm", {}, 2), ("arm", {}, 2), ("rebar", {}, 1)]
 
 
 @pytest.mark.parametrize("estimator,options,num_samples", UNBIASED, ids=str)
@@ -122,7 +122,7 @@ def test_unbiased_estimators_are_unbiased(estimator, options, num_samples):
     assert (df["max_abs_z"] < 5).all(), df[["param", "max_abs_z", "bias_norm", "bias_se"]]
 
 
-@pytest.mark.parametrize("estimator", ["gumbel_softmax", "straight_through_gumbel"])
+@pytest.mark.parametrize("estimator", ["gumbel_softmax", "straight_through_gumbel", "gumbel_rao"])
 def test_relaxed_estimators_are_flagged_biased(estimator):
     prob = suites.problems.get("bernoulli_vae", **SMALL)
     df = suites.measure(prob, estimators.get(estimator, temperature=0.5), num_estimates=5_000,

@@ -173,7 +173,7 @@ def test_an_empty_selection_is_an_error_listing_the_suite():
                                        "reparam", "--dry-run"])
     assert result.exit_code == 2
     assert "no cell of suite 'core' matches" in result.output
-    assert "holds problems bernoulli, gaussian, gaussian_full" in result.output
+    assert "holds problems bernoulli, categorical, gaussian, gaussian_full" in result.output
 
 
 def test_estimator_variants_are_selected_by_the_labels_tables_show():

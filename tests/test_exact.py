@@ -227,7 +227,9 @@ ESTIMATOR_CONFIGS = [
     ("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "none"}, 4),
     ("score_function", {"baseline": "loo"}, 4), ("score_function", {"baseline": "loo"}, 2),
     ("reparam", {}, 1), ("reparam", {}, 4),
-    ("disarm", {}, 1), ("disarm", {}, 2),
+    ("disarm", {}, 1), ("disarm", {}, 2), ("arm", {}, 1), ("arm", {}, 2),
+    ("gumbel_rao", {"temperature": 0.5, "num_rb_samples": 1}, 1),
+    ("gumbel_rao", {"temperature": 1.0, "num_rb_samples": 1}, 1),
     ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2),
     ("gumbel_softmax", {"temperature": 0.1}, 4), ("gumbel_softmax", {"temperature": 1.0}, 1),
     ("straight_through_gumbel", {"temperature": 0.5}, 4),
@@ -274,3 +276,14 @@ def test_exact_moments_do_not_depend_on_the_estimators_passes(monkeypatch):
     monkeypatch.setattr(base, "CHUNK_ELEMENTS", 5000)  # thousands of passes per replayed call
     split = exact_moments(prob, est, 1)
     torch.testing.assert_close(split.variance["logits"], whole.variance["logits"], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("tau", [0.2, 1.0])
+def test_gumbel_rao_has_the_straight_through_mean_and_less_variance(tau):
+    # Rao-Blackwellising the straight-through estimator over the Gumbel noise given the hard
+    # sample keeps its mean and cannot raise its variance (Paulus et al. 2021, section 3).
+    prob = suites.problems.get("bernoulli", dim=1)
+    st = exact_moments(prob, estimators.get("straight_through_gumbel", temperature=tau), 1)
+    rao = exact_moments(prob, estimators.get("gumbel_rao", temperature=tau, num_rb_samples=1), 1)
+    torch.testing.assert_close(rao.mean["logits"], st.mean["logits"], rtol=1e-7, atol=1e-12)
+    assert float(rao.variance["logits"]) < float(st.variance["logits"])

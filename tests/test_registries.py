@@ -7,10 +7,10 @@ from suites import grids
 
 def test_names_are_sorted_and_complete():
     builtin = [n for n in estimators.names() if estimators.origin(n) == "built-in"]
-    assert builtin == ["disarm", "gumbel_softmax", "rebar", "reparam", "score_function",
-                       "straight_through_gumbel"]
+    assert builtin == ["arm", "disarm", "gumbel_rao", "gumbel_softmax", "rebar", "reparam",
+                       "score_function", "straight_through_gumbel"]
     assert estimators.names() == sorted(estimators.names())
-    assert {"gaussian", "gaussian_full", "bernoulli"} <= set(suites.problems.names())
+    assert {"gaussian", "gaussian_full", "bernoulli", "categorical"} <= set(suites.problems.names())
     assert "core" in grids.names()
 
 
@@ -62,3 +62,17 @@ def test_estimator_label_is_the_label_the_cli_and_report_read_back():
         assert est.label == estimator_label(name, est.config_json)
     est = estimators.get("score_function", baseline="loo")
     assert est.label == estimator_label("score_function", est.config_json) == "score_function(baseline=loo)"
+
+
+def test_every_estimator_names_the_families_it_applies_to_and_check_agrees():
+    # applies_to (the check) must accept a problem of each named family and refuse the others
+    family_problems = {"Bernoulli": suites.problems.get("bernoulli", dim=2),
+                       "OneHotCategorical": suites.problems.get("categorical", dim=2),
+                       "Normal": suites.problems.get("gaussian", dim=2)}
+    for name in [n for n in estimators.names() if estimators.origin(n) == "built-in"]:
+        families = estimators.families(name)
+        assert families, name
+        if families in (("any",), ("any with rsample",)):
+            continue
+        for family, problem in family_problems.items():
+            assert estimators.get(name).applies_to(problem) == (family in families), (name, family)

@@ -12,11 +12,13 @@ import suites
 
 UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "loo"}, 4),
             ("reparam", {}, 1), ("reparam", {}, 3), ("disarm", {}, 1), ("disarm", {}, 2),
+            ("arm", {}, 1), ("arm", {}, 2),
             ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2)]
 PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos", "exp")] + [
     ("gaussian", dict(dim=3, cost="cos", parameterization="log_scale", loc=[0.0, 0.5, -1.0])),
     ("gaussian_full", dict(dim=4)),
     ("bernoulli", dict(dim=5)), ("bernoulli", dict(dim=3, logits=[-2.0, 0.5, 2.0], target=0.45)),
+    ("categorical", dict(dim=4)), ("categorical", dict(dim=2, num_classes=5)),
 ]
 
 

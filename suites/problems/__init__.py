@@ -13,6 +13,7 @@ from estimators.registry import Registry, check_keywords, split_spec
 from .base import Problem
 from .bernoulli import BernoulliToy
 from .bernoulli_vae import BernoulliVAE
+from .categorical import Categorical
 from .gaussian import Gaussian
 from .gaussian_full import GaussianFull, check_scale_tril
 from .linear_vae import LinearVAE
@@ -26,6 +27,7 @@ origin = _REGISTRY.origin
 
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
+register(Categorical)
 
 
 def get(name: str, **config: Any) -> Problem:

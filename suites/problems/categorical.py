@@ -1,0 +1,72 @@
+"""Independent one-hot categoricals with a quadratic cost on the class values.
+
+``z_i ~ OneHotCategorical(softmax(logits_i))`` for ``i = 1..dim``, each over
+``C = num_classes`` classes with values ``v_c = c / (C - 1)`` in [0, 1], and
+
+    f(z) = sum_i (z_i . v - t)^2.
+
+For a one-hot ``z_i`` the cost is ``sum_c z_ic (v_c - t)^2``, so with ``p =
+softmax(logits)`` and ``a_c = (v_c - t)^2``:
+
+    F = sum_i sum_c p_ic a_c,
+    dF/dlogits_ic = p_ic (a_c - sum_k p_ik a_k).
+
+The cost is defined on the whole simplex, so relaxed estimators (Gumbel-softmax,
+``RelaxedOneHotCategorical``) can evaluate it at non-one-hot ``z``; there it
+is quadratic, not linear, which is what makes them biased. With two classes
+it is the ``bernoulli`` toy written with two logits. The default logits
+``linspace(-1, 1, C)`` and ``t = 0.3`` keep the gradient well away from
+zero (every entry is at least 0.02 in size at the defaults, C = 3), unlike the
+``t = 0.499`` of the binary toy.
+"""
+from __future__ import annotations
+
+import torch
+from torch.distributions import Independent, OneHotCategorical
+
+from .base import Problem, check_dim, check_finite, plain
+
+
+def class_logits(logits, dim: int, num_classes: int) -> torch.Tensor:
+    """``(dim, num_classes)`` float32 logits from ``None`` (linspace(-1, 1, C)), one row, or a full table."""
+    if logits is None:
+        row = torch.linspace(-1.0, 1.0, num_classes)
+        return row.expand(dim, num_classes).clone()
+    try:
+        tensor = torch.as_tensor(logits, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"logits must be a list of {num_classes} numbers or a {dim} x {num_classes} "
+                         f"table, got {logits!r}") from None
+    if tensor.shape not in ((num_classes,), (dim, num_classes)):
+        raise ValueError(f"logits must have shape ({num_classes},) or ({dim}, {num_classes}), "
+                         f"got {tuple(tensor.shape)}")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"logits must be finite, got {logits!r}")
+    return tensor.expand(dim, num_classes).clone()
+
+
+class Categorical(Problem):
+    """Independent one-hot categoricals(logits); cost sum (z . v - t)^2; closed-form gradient."""
+
+    name = "categorical"
+
+    def __init__(self, dim: int = 10, num_classes: int = 3, target: float = 0.3, logits=None):
+        dim = check_dim(dim)
+        num_classes = check_dim(num_classes, "num_classes")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        self.target = check_finite("target", target)
+        self.params = {"logits": class_logits(logits, dim, num_classes)}
+        self.values = torch.linspace(0.0, 1.0, num_classes)  # v_c = c / (C - 1)
+        self.config = {"dim": dim, "num_classes": num_classes, "target": self.target,
+                       "logits": plain(logits)}
+
+    def distribution(self, params):
+        return Independent(OneHotCategorical(logits=params["logits"], validate_args=False), 1)
+
+    def cost(self, z, params):  # K x B x dim x C -> K x B
+        return ((z @ self.values.to(z.dtype) - self.target) ** 2).sum(-1)
+
+    def expectation(self, params):
+        p = torch.softmax(params["logits"], -1)
+        return (p @ (self.values.to(p.dtype) - self.target) ** 2).sum()
