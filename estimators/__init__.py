@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Estimator, sampling_from, unwrap_independent
+from .delta_method import DeltaMethod
 from .disarm import DisARM
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
+from .measure_valued import MeasureValued
 from .rebar import Rebar
 from .registry import Registry
 from .reparam import Reparam
@@ -26,6 +28,8 @@ describe = _REGISTRY.describe
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
+register(MeasureValued)
+register(DeltaMethod)
 
 
 def get(name: str, **options: Any) -> Estimator:
