@@ -5,6 +5,7 @@ from estimators.registry import Registry
 
 from .base import Cell, Suite, applicable_cells, default_devices
 from .core import CORE
+from .papers import PAPERS
 from .scaling import SCALING
 from .vae import VAE
 
@@ -15,6 +16,7 @@ get = _REGISTRY.lookup
 
 for _suite in (CORE, SCALING, VAE):
     register(_suite)
+register(PAPERS)
 
 
 __all__ = ["Cell", "Suite", "applicable_cells", "default_devices", "get", "names", "register"]
