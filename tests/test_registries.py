@@ -6,8 +6,8 @@ from suites import grids
 
 
 def test_names_are_sorted_and_complete():
-    assert estimators.names() == ["disarm", "gumbel_softmax", "rebar", "reparam", "score_function",
-                                  "straight_through_gumbel"]
+    assert estimators.names() == ["delta_method", "disarm", "gumbel_softmax", "measure_valued", "rebar",
+                                  "reparam", "score_function", "straight_through_gumbel"]
     assert {"gaussian", "gaussian_full", "bernoulli"} <= set(suites.problems.names())
     assert "core" in grids.names()
 

@@ -360,9 +360,18 @@ FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("bias_vs_temperature", "Bias against Gumbel-softmax temperature", bias_vs_temperature),
     ("time_vs_estimates", "Time per estimate against the number of estimates", plot_time_vs_estimates),
     ("efficiency", "Efficiency frontier: variance × time per estimate", efficiency),
+]
+
+#: Drawn only for runs of the `papers` suite (``suite_figures``).
+PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("papers_variance_vs_k", "Reproduced: JMLR 2020 variance against k", papers_variance_vs_k),
     ("papers_toy_log_variance", "Reproduced: REBAR/RELAX toy log-variance", papers_toy_log_variance),
 ]
+
+
+def suite_figures(df: pd.DataFrame) -> list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]]:
+    """The figures particular to the suites present in ``df`` (the `papers` reproductions)."""
+    return PAPERS_FIGURES if (df["suite"] == "papers").any() else []
 
 
 def save(figure: plt.Figure, directory: Path, stem: str) -> list[Path]:
