@@ -13,9 +13,11 @@ from typing import Any
 
 from .arm import ARM
 from .base import Estimator, sampling_from, unwrap_independent
+from .delta_method import DeltaMethod
 from .disarm import DisARM
 from .gumbel_rao import GumbelRao
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
+from .measure_valued import MeasureValued
 from .rebar import Rebar
 from .registry import Registry, split_spec
 from .reparam import Reparam
@@ -29,7 +31,7 @@ origin = _REGISTRY.origin
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
-for _cls in (ARM, GumbelRao):
+for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod):
     register(_cls)
 
 

@@ -163,6 +163,11 @@ class Estimator(abc.ABC):
     def check_num_samples(self, num_samples: int) -> None:
         """Hook for estimators that need several inner samples."""
 
+    def copies_per_sample(self, problem) -> int:
+        """Copies of a sample one inner sample evaluates the cost on (sizes the batched passes:
+        the measure-valued estimator perturbs each coordinate in its own copy)."""
+        return 1
+
     def applies_to(self, problem) -> bool:
         """Whether ``self(problem, ...)`` would run; never raises."""
         try:
@@ -184,7 +189,7 @@ class Estimator(abc.ABC):
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)
-        chunk = chunk_size(problem, num_samples)
+        chunk = chunk_size(problem, num_samples * self.copies_per_sample(problem))
         with sampling_from(generator):
             if num_estimates <= chunk:
                 return self.batched_pass(problem, num_estimates, num_samples)

@@ -13,6 +13,9 @@ Baselines:
 * ``loo``: leave-one-out, ``b_k = 1/(K-1) sum_{j != k} f(z_j)``; unbiased
   because ``b_k`` is independent of ``z_k`` (Kool, van Hoof & Welling 2019,
   "Buy 4 REINFORCE samples, get a baseline for free!"). Needs ``K >= 2``.
+* ``loo_optimal``: leave-one-out estimate of the variance-optimal
+  per-coordinate baseline ``E[f s_i^2] / E[s_i^2]`` (``estimators.optimal_baseline``).
+  Needs ``K >= 2``.
 
 Applies to any ``torch.distributions`` family with a differentiable
 ``log_prob``: continuous or discrete.
@@ -23,8 +26,9 @@ import torch
 from torch.distributions import Distribution
 
 from .base import Estimator
+from .optimal_baseline import baseline_correction
 
-BASELINES = ("none", "loo")
+BASELINES = ("none", "loo", "loo_optimal")
 
 
 def leave_one_out_baseline(cost: torch.Tensor) -> torch.Tensor:
@@ -53,9 +57,9 @@ class ScoreFunction(Estimator):
             raise ValueError(f"score_function needs log_prob, which {type(distribution).__name__} lacks")
 
     def check_num_samples(self, num_samples: int) -> None:
-        if self.config["baseline"] == "loo" and num_samples < 2:
+        if self.config["baseline"] in ("loo", "loo_optimal") and num_samples < 2:
             raise ValueError(
-                f"baseline='loo' needs num_samples >= 2 (each sample's baseline is the "
+                f"baseline={self.config['baseline']!r} needs num_samples >= 2 (each sample's baseline is the "
                 f"mean of the others), got num_samples={num_samples}"
             )
 
@@ -67,4 +71,8 @@ class ScoreFunction(Estimator):
         weight = cost.detach()
         if self.config["baseline"] == "loo":
             weight = weight - leave_one_out_baseline(weight)
-        return (log_q * weight + cost).mean(0)
+        surrogate = (log_q * weight + cost).mean(0)
+        if self.config["baseline"] == "loo_optimal":
+            correction = baseline_correction(weight, log_q, params)
+            surrogate = surrogate + correction.reshape(-1, *[1] * (surrogate.dim() - 1))
+        return surrogate

@@ -248,12 +248,9 @@ def is_sample_mean(estimator, problem, num_samples: int, draws_k: Sequence[Draw]
     return True
 
 
-def _relative_change(fine: dict, coarse: dict) -> float:
-    worst = 0.0
-    for name in fine:
-        scale = float(fine[name].abs().max()) + 1e-300
-        worst = max(worst, float((fine[name] - coarse[name]).abs().max()) / max(scale, 1e-12))
-    return worst
+def _relative_change(fine: dict, coarse: dict, scale: dict) -> float:
+    """Largest |fine - coarse| relative to ``scale`` (per parameter, a positive number)."""
+    return max(float((fine[name] - coarse[name]).abs().max()) / scale[name] for name in fine)
 
 
 def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 10,
@@ -294,7 +291,11 @@ def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 10
                                                  coarse_resolution, breakpoints)
     except UnsupportedNoise:
         return None
-    error = max(_relative_change(mean, mean_c), _relative_change(variance, variance_c))
+    # Errors relative to the size of the estimates, E g^2 = mean^2 + variance: a zero-variance
+    # estimator's variance is exact to rounding, not "relatively" wrong.
+    second = {k: max(float((mean[k].square() + variance[k]).max()), 1e-300) for k in mean}
+    error = max(_relative_change(mean, mean_c, {k: v ** 0.5 for k, v in second.items()}),
+                _relative_change(variance, variance_c, second))
     return ExactMoments(mean=mean, variance={k: v / factor for k, v in variance.items()},
                         relative_error=error, nodes=nodes, reference=float64_reference(problem))
 

@@ -84,7 +84,7 @@ def test_dry_run_lists_cells_and_writes_nothing(tmp_path):
                     "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[-1] == "6 cells: 0 finished, 6 to run"
+    assert lines[-1] == "9 cells: 0 finished, 9 to run"  # baselines none, loo, loo_optimal x 3 dims
     assert "bernoulli(dim=10) x score_function(baseline=loo) on cpu M=200 K=4" in result.output
     assert not (tmp_path / "run").exists()
 

@@ -177,3 +177,76 @@ def test_large_calls_run_in_passes_with_independent_estimates(monkeypatch):
     assert grads["loc"].unique().numel() == 50
     again = estimators.get("score_function", baseline="loo")(prob, 50, 2, torch.Generator().manual_seed(0))
     torch.testing.assert_close(grads["loc"], again["loc"])
+
+
+def test_measure_valued_one_sample_is_weak_derivative_formula():
+    """Square cost: f(mu + sigma w) - f(mu - sigma w) = 4 sigma w (mu - k), per coordinate."""
+    from estimators.measure_valued import double_sided_maxwell, weibull_rayleigh
+    from torch.distributions import Normal, Uniform
+    mu, sigma, k = torch.tensor([0.2, -0.4]), torch.tensor([0.5, 2.0]), 1.0
+    prob = suites.problems.get("gaussian", dim=2, loc=mu.tolist(), scale=sigma.tolist(),
+                               cost="square", k=k)
+    grads = one_sample(estimators.get("measure_valued"), prob)
+    g = torch.Generator().manual_seed(7)
+    with estimators.sampling_from(g):  # the estimator's draws, in its order
+        mu1, shape = mu.expand(1, 2), (1, 1, 2)
+        Normal(torch.zeros_like(mu1), 1.0).sample((1,))
+        w = weibull_rayleigh(shape, mu1)[0, 0]
+        v = double_sided_maxwell(shape, mu1)[0, 0]
+        eps = v * Uniform(torch.zeros_like(mu1), 1.0).sample((1,))[0, 0]
+    expected_loc = 4 * sigma * w * (mu - k) / (sigma * (2 * torch.pi) ** 0.5)
+    expected_scale = ((mu + sigma * v - k) ** 2 - (mu + sigma * eps - k) ** 2) / sigma
+    torch.testing.assert_close(grads["loc"][0], expected_loc)
+    torch.testing.assert_close(grads["scale"][0], expected_scale)
+
+
+def test_measure_valued_evaluates_the_cost_once_on_a_batch_of_copies():
+    prob = suites.problems.get("gaussian", dim=5)
+    calls = []
+
+    class Spy(type(prob)):
+        def cost(self, z, params):
+            calls.append(tuple(z.shape))
+            return super().cost(z, params)
+
+    spy = Spy(dim=5)
+    estimators.get("measure_valued")(spy, 7, 3, torch.Generator().manual_seed(0))
+    assert calls == [(4 * 5 * 3, 7, 5)]  # 2 evaluations x 2 parameters x D coordinates x K
+
+
+def test_measure_valued_refuses_other_families_and_bad_coupling():
+    for name in ("bernoulli", "gaussian_full"):
+        with pytest.raises(ValueError, match="measure_valued applies to diagonal Gaussians"):
+            estimators.get("measure_valued")(suites.problems.get(name, dim=2), 2)
+    with pytest.raises(ValueError, match="coupling must be True or False"):
+        estimators.get("measure_valued", coupling="yes")
+
+
+def test_delta_method_is_exact_on_a_quadratic_cost():
+    """h = f when f is quadratic, so every estimate equals the exact gradient (zero variance)."""
+    prob = suites.problems.get("gaussian", dim=3, loc=[0.2, -0.4, 1.0], scale=[0.5, 1.0, 2.0],
+                               cost="square", k=0.7)
+    grads = estimators.get("delta_method")(prob, 50, 2, torch.Generator().manual_seed(0))
+    exact = prob.exact_gradient()
+    for name, g in grads.items():
+        torch.testing.assert_close(g, exact[name].expand_as(g), rtol=1e-5, atol=1e-4)  # float32 rounding
+
+
+def test_delta_method_refuses_non_gaussians():
+    with pytest.raises(ValueError, match="delta_method applies to diagonal Gaussians"):
+        estimators.get("delta_method")(suites.problems.get("bernoulli", dim=2), 2)
+
+
+def test_loo_optimal_baseline_formula():
+    prob = suites.problems.get("bernoulli", dim=2, logits=[0.3, -0.8], target=0.45)
+    g = torch.Generator().manual_seed(3)
+    grads = estimators.get("score_function", baseline="loo_optimal")(prob, 1, 4, g)
+    g = torch.Generator().manual_seed(3)
+    with estimators.sampling_from(g):
+        reps = {k: v.expand(1, *v.shape) for k, v in prob.params.items()}
+        b = prob.distribution(reps).sample((4,))[:, 0]  # K x D
+    f = ((b - 0.45) ** 2).sum(-1, keepdim=True)  # K x 1
+    s = b - torch.sigmoid(prob.params["logits"])  # K x D
+    others = 1 - torch.eye(4)  # others[k, j] = 1 for j != k
+    baseline = (others @ (f * s**2)) / (others @ s**2)
+    torch.testing.assert_close(grads["logits"][0], ((f - baseline) * s).mean(0))

@@ -226,7 +226,8 @@ def test_large_problems_have_no_exact_moments():
 ESTIMATOR_CONFIGS = [
     ("score_function", {"baseline": "none"}, 1), ("score_function", {"baseline": "none"}, 4),
     ("score_function", {"baseline": "loo"}, 4), ("score_function", {"baseline": "loo"}, 2),
-    ("reparam", {}, 1), ("reparam", {}, 4),
+    ("reparam", {}, 1), ("reparam", {}, 4), ("delta_method", {}, 1), ("delta_method", {}, 2),
+    ("score_function", {"baseline": "loo_optimal"}, 3),
     ("disarm", {}, 1), ("disarm", {}, 2), ("arm", {}, 1), ("arm", {}, 2),
     ("gumbel_rao", {"temperature": 0.5, "num_rb_samples": 1}, 1),
     ("gumbel_rao", {"temperature": 1.0, "num_rb_samples": 1}, 1),
@@ -242,13 +243,25 @@ PROBLEMS_1D = [
     ("bernoulli", dict(dim=1)),
     ("bernoulli", dict(dim=1, logits=-1.5, target=0.45)),
 ]
+#: The optimal baseline's ratio sum f s^2 / sum s^2 over Gaussian samples is not smooth enough
+#: for a Gauss-Hermite grid of a few hundred thousand points (0.4% apart between resolutions):
+#: it is compared on the Bernoulli problems, where enumeration is exact.
+NOT_ON_GAUSSIANS = {("score_function", "loo_optimal")}
 CASES = [(p, c, e, o, k) for p, c in PROBLEMS_1D for e, o, k in ESTIMATOR_CONFIGS
-         if estimators.get(e, **o).applies_to(suites.problems.get(p, **c))]
+         if estimators.get(e, **o).applies_to(suites.problems.get(p, **c))
+         and not (p.startswith("gaussian") and (e, o.get("baseline")) in NOT_ON_GAUSSIANS)]
+
+
+#: Built-in estimators whose noise the replay cannot control, and why (no exact moments).
+NO_EXACT = {"measure_valued": "its double-sided Maxwell draws are chi-square (gamma) variates"}
 
 
 def test_every_estimator_is_compared_with_its_exact_moments():
     builtin = {e for e in estimators.names() if estimators.origin(e) == "built-in"}
-    assert {e for _, _, e, _, _ in CASES} == builtin
+    assert {e for _, _, e, _, _ in CASES} == builtin - set(NO_EXACT)
+    for name in NO_EXACT:
+        prob = suites.problems.get("gaussian", dim=1)
+        assert exact_moments(prob, estimators.get(name), 1) is None
 
 
 @pytest.mark.parametrize("problem,config,estimator,options,num_samples", CASES, ids=str)
@@ -260,8 +273,13 @@ def test_sampled_moments_agree_with_exact_ones(problem, config, estimator, optio
     shown = df[["param", "variance", "exact_variance", "exact_variance_z", "exact_mean_max_abs_z",
                 "exact_bias_norm", "exact_rel_error"]]
     assert (df["exact_rel_error"] < 1e-5).all(), shown
-    assert (df["exact_variance_z"].abs() < 5).all(), shown
-    assert (df["exact_mean_max_abs_z"] < 5).all(), shown
+    # A zero-variance estimator (the delta method on a quadratic cost) has only float32
+    # rounding left in its sampled moments: compare sizes, not z-scores of rounding.
+    scale = 1 + df["exact_norm"] ** 2
+    degenerate = df["exact_variance"] < 1e-9 * scale
+    assert (df.loc[degenerate, "variance"] < 1e-9 * scale[degenerate]).all(), shown
+    assert (df.loc[~degenerate, "exact_variance_z"].abs() < 5).all(), shown
+    assert (df.loc[~degenerate, "exact_mean_max_abs_z"] < 5).all(), shown
     if est.unbiased:
         assert (df["exact_bias_norm"] < 1e-9 * (1 + df["exact_norm"])).all(), shown
     else:

@@ -10,6 +10,7 @@ from estimators.registry import Registry
 
 from .base import Cell, Suite, applicable_cells, default_devices
 from .files import GridError, builtin_grids, load_grid
+from .papers import PAPERS
 
 _REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
 register = _REGISTRY.register
@@ -19,6 +20,7 @@ origin = _REGISTRY.origin
 
 for _suite in builtin_grids():  # core, scaling, vae: suites/grids/*.toml
     register(_suite)
+register(PAPERS)
 
 
 def plugin_failures() -> dict[str, str]:

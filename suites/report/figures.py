@@ -301,6 +301,59 @@ def draw_frontier(ax, here: pd.DataFrame) -> None:
                 zorder=2)
 
 
+# --- the `papers` suite's reproduced figures ---------------------------------------------
+
+def papers_rows(df: pd.DataFrame, problem: str) -> pd.DataFrame:
+    """Rows of the `papers` suite on ``problem``, with its config keys as columns."""
+    import json
+
+    rows = preferred_device(df[(df["suite"] == "papers") & (df["problem"] == problem)])
+    configs = pd.DataFrame([json.loads(c) for c in rows["problem_config"]], index=rows.index)
+    return rows.join(configs[[c for c in configs.columns if c not in rows.columns]])
+
+
+def papers_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
+    """Variance against k for N(1, 1) and (x - k)^2, log y, one panel per parameter (JMLR 2020, section 8)."""
+    rows = papers_rows(df, "gaussian")
+    if rows.empty or "k" not in rows:
+        raise Skip("no `papers` suite rows on the gaussian problem (run `mcgradbench run papers`)")
+    rows = rows[rows["variance"] > 0]
+    grid = facet(rows, "param", "estimator_label")
+    grid.map_dataframe(errorbar_lines, x="k", y="variance", yerr="variance_se")
+    for ax in grid.axes.flat:
+        ax.set_yscale("log")
+    grid.set_axis_labels("k in the cost (x - k)²", "variance of one estimate (K inner samples)")
+    return finish(grid, "Reproduced: Mohamed et al. 2020 (JMLR), variance against k, "
+                        "N(μ=1, σ=1) (error bars: ±1 se)", "estimator")
+
+
+def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
+    """log10 variance per estimator on the REBAR/RELAX toy (b - t)^2, one panel per target t."""
+    rows = papers_rows(df, "bernoulli")
+    if rows.empty or "target" not in rows:
+        raise Skip("no `papers` suite rows on the bernoulli toy (run `mcgradbench run papers`)")
+    rows = rows[rows["variance"] > 0]
+    rows = rows.assign(log10_variance=np.log10(rows["variance"]),
+                       # se of log10 v by the delta method: se_v / (v ln 10).
+                       log10_se=rows["variance_se"] / (rows["variance"] * math.log(10)),
+                       panel="t = " + rows["target"].astype(str))
+    labels = sorted(rows["estimator_label"].unique())
+    colours = palette(labels)
+    panels = sorted(rows["panel"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        here = rows[rows["panel"] == panel].set_index("estimator_label")
+        here = here.loc[[x for x in labels if x in here.index]]
+        ax.bar(range(len(here)), here["log10_variance"], yerr=here["log10_se"],
+               color=[colours[x] for x in here.index], capsize=3)
+        ax.set_xticks(range(len(here)), here.index, rotation=30, ha="right")
+        ax.set_title(panel)
+        ax.set_ylabel("log10 variance of one estimate")
+    fig.suptitle("Reproduced: the REBAR/RELAX toy f(b) = (b - t)², one Bernoulli (error bars: ±1 se)",
+                 y=1.02, fontsize="large")
+    return fig
+
+
 #: File stem, title, function: what report.md lists, in order.
 FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("variance_vs_dimension", "Variance against dimension", variance_vs_dimension),
@@ -308,6 +361,17 @@ FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("time_vs_estimates", "Time per estimate against the number of estimates", plot_time_vs_estimates),
     ("efficiency", "Efficiency frontier: variance × time per estimate", efficiency),
 ]
+
+#: Drawn only for runs of the `papers` suite (``suite_figures``).
+PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
+    ("papers_variance_vs_k", "Reproduced: JMLR 2020 variance against k", papers_variance_vs_k),
+    ("papers_toy_log_variance", "Reproduced: REBAR/RELAX toy log-variance", papers_toy_log_variance),
+]
+
+
+def suite_figures(df: pd.DataFrame) -> list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]]:
+    """The figures particular to the suites present in ``df`` (the `papers` reproductions)."""
+    return PAPERS_FIGURES if (df["suite"] == "papers").any() else []
 
 
 def save(figure: plt.Figure, directory: Path, stem: str) -> list[Path]:

@@ -50,7 +50,7 @@ def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
     """Every figure that the rows allow, as PNG and SVG; skipped ones with their reason."""
     figures.style()
     drawn = []
-    for stem, title, draw in figures.FIGURES:
+    for stem, title, draw in figures.FIGURES + figures.suite_figures(df):
         try:
             figure = draw(df)
         except figures.Skip as reason:

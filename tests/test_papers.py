@@ -1,0 +1,37 @@
+"""The `papers` suite: its grid, and the two reproduced figures drawn from a small run."""
+import json
+
+import pandas as pd
+from click.testing import CliRunner
+
+import suites
+from suites.cli import main
+
+
+def test_papers_grid_has_the_published_configurations():
+    cells = suites.grids.get("papers").cells(["cpu"])
+    gaussian = [c for c in cells if c.problem == "gaussian"]
+    assert sorted({c.problem_config["k"] for c in gaussian}) == [-3, -2, -1, 0, 1, 2, 3]
+    assert {(c.problem_config["loc"], c.problem_config["scale"], c.problem_config["dim"])
+            for c in gaussian} == {(1.0, 1.0, 1)}
+    assert {c.estimator for c in gaussian} == {"score_function", "reparam", "measure_valued"}
+    toy = [c for c in cells if c.problem == "bernoulli"]
+    assert sorted({c.problem_config["target"] for c in toy}) == [0.45, 0.499]
+    assert {"score_function", "disarm", "rebar"} <= {c.estimator for c in toy}
+
+
+def test_papers_run_renders_both_figures(tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "papers", "--num-estimates", "300", "--min-run-time", "0",
+                                       "--out", str(run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(run / "results.csv")
+    # Pathwise d/dmu of (x - k)^2 is 2 (x - k): variance 4 sigma^2 / K = 1 at every k.
+    reparam = rows[(rows["estimator"] == "reparam") & (rows["param"] == "loc")]
+    assert len(reparam) == 7 and ((reparam["variance"] - 1).abs() < 5 * reparam["variance_se"]).all()
+    assert {json.loads(c)["k"] for c in reparam["problem_config"]} == set(range(-3, 4))
+    result = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for stem in ("papers_variance_vs_k", "papers_toy_log_variance"):
+        assert (tmp_path / "report" / "figures" / f"{stem}.png").stat().st_size > 10_000
