@@ -1,7 +1,8 @@
 # make test: build .venv from nothing (with the example plugin of examples/, which the
 # tests check through its entry points) and run the tests.
-# make bench: same set-up, run BENCH_SUITES into results/latest/<suite>/ and
-# render the report there (results/latest/report.md); suites that are not
+# make bench: same set-up, run BENCH_SUITES into results/latest.new/<suite>/,
+# render the report there, then swap it in as results/latest (only when all
+# of it succeeded); suites that are not
 # registered (vae before it lands) are skipped with a line saying so.
 # CPU timings use one thread (BENCH_ARGS) so that they are steady on a shared
 # machine; the whole run takes a few minutes on 2 cores.
@@ -26,8 +27,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml examples/mcgradbench-example/pyproject.toml
+# The TORCH requirement is recorded in a file that changes only when TORCH
+# does, so that `make test TORCH=...` reinstalls torch once .venv exists.
+TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' "$(TORCH)" | cksum | cut -d' ' -f1)
+
+$(TORCH_STAMP): $(BIN)/python
+	rm -f $(VENV)/.torch-*
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	touch $@
+
+$(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	$(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(STAMP)
@@ -49,17 +58,25 @@ asv-check: $(STAMP)
 	$(ASV) check --python=same
 	$(ASV) run --python=same --quick --show-stderr --bench "$(ASV_QUICK_BENCH)"
 
+# The run goes to a fresh directory beside BENCH_OUT; BENCH_OUT is replaced only
+# when every suite and the report succeeded, so an interrupted or failed run
+# leaves the published results whole (the partial run stays in $(BENCH_OUT).new
+# for inspection).
 bench: $(STAMP)
-	rm -rf $(BENCH_OUT)
-	@runs=""; for suite in $(BENCH_SUITES); do \
+	rm -rf $(BENCH_OUT).new
+	@mkdir -p $(BENCH_OUT).new; runs=""; for suite in $(BENCH_SUITES); do \
 	  if ! $(BIN)/python -c "import sys, suites.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
 	    echo "bench: skipping suite '$$suite' (not registered; see mcgradbench list)"; continue; fi; \
-	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT)/$$suite $(BENCH_ARGS)"; \
-	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT)/$$suite $(BENCH_ARGS) || exit 1; \
-	  runs="$$runs $(BENCH_OUT)/$$suite"; \
+	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS)"; \
+	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS) || exit 1; \
+	  runs="$$runs $(BENCH_OUT).new/$$suite"; \
 	done; \
-	echo "$(BIN)/mcgradbench report$$runs --out $(BENCH_OUT)"; \
-	$(BIN)/mcgradbench report $$runs --out $(BENCH_OUT)
+	echo "$(BIN)/mcgradbench report$$runs --out $(BENCH_OUT).new"; \
+	$(BIN)/mcgradbench report $$runs --out $(BENCH_OUT).new || exit 1; \
+	rm -rf $(BENCH_OUT).old; \
+	if [ -e $(BENCH_OUT) ]; then mv $(BENCH_OUT) $(BENCH_OUT).old; fi; \
+	mv $(BENCH_OUT).new $(BENCH_OUT) && rm -rf $(BENCH_OUT).old; \
+	echo "bench: results in $(BENCH_OUT)"
 
 clean:
 	rm -rf $(VENV) .asv build *.egg-info
