@@ -83,10 +83,21 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in DIR: skip its finished cells; its recorded suite and options apply unless given again.")
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="train suite: Adam steps per curve.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="train suite: seeds per cell.")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run):
+        threads, out, resume, dry_run, steps, seeds):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
+    if suite == "train":
+        from .train import run_train
+        try:
+            table = run_train(out or resume or store.default_run_dir("train", store.utc_now()),
+                              problem_names, estimator_names, steps=steps, seeds=seeds)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        click.echo(table.groupby(["problem", "estimator", "step"])["objective"].mean().to_string())
+        return
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),

@@ -71,3 +71,38 @@ def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_s
     finally:
         problem.params = start
     return pd.DataFrame(rows)
+
+
+#: Default cells of ``mcgradbench run train``: problem name -> (num_samples, lr).
+DEFAULT_PROBLEMS = {"linear_vae": (4, 2e-2)}
+
+
+def run_train(out, problem_names=(), estimator_names=(), steps: int = 300, seeds: int = 3,
+              log_every: int = 10) -> pd.DataFrame:
+    """Train every (problem, applicable estimator, seed) cell; ``out/results.csv`` rewritten atomically after each cell, finished cells skipped."""
+    from pathlib import Path
+
+    import estimators as registry
+    import suites.problems
+
+    from .atomic import atomic_write_text
+    path = Path(out) / "results.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=TRAIN_COLUMNS)
+    for name in problem_names or DEFAULT_PROBLEMS:
+        problem = suites.problems.get(name)
+        num_samples, lr = DEFAULT_PROBLEMS.get(name, (4, 1e-2))
+        for est_name in estimator_names or registry.names():
+            estimator = registry.get(est_name)
+            if not estimator.applies_to(problem):
+                continue
+            for seed in range(seeds):
+                done = ((table["problem"] == problem.label) & (table["estimator"] == estimator.label)
+                        & (table["seed"] == seed)).any()
+                if done:
+                    continue
+                curve = train(problem, registry.get(est_name), steps, seed=seed, lr=lr,
+                              num_samples=num_samples, log_every=log_every)
+                table = pd.concat([table, curve], ignore_index=True)
+                atomic_write_text(path, table.to_csv(index=False))
+    return table

@@ -36,3 +36,19 @@ def test_same_seed_same_curve_and_params_restored():
         assert (prob.params[k] == before[k]).all()
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         train(prob, ExactGradient(), steps=0)
+
+
+def test_cli_run_train_writes_rising_rows_and_resumes(tmp_path):
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from suites.cli import main
+    args = ["run", "train", "--problem", "linear_vae", "--estimator", "reparam", "--steps", "30",
+            "--seeds", "1", "--out", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert df["step"].tolist() == [0, 10, 20, 30]
+    assert df["objective"].iloc[-1] > df["objective"].iloc[0]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 4  # the finished cell was skipped
