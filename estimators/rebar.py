@@ -13,8 +13,9 @@ Sohl-Dickstein 2017, "REBAR: Low-variance, unbiased gradient estimates for
 discrete latent variable models", eq. 6). It is unbiased for every ``eta``
 and temperature ``lambda > 0``: ``z~`` has the marginal law of ``z``, so the
 two relaxed terms cancel in expectation what the control variate subtracts.
-Here ``eta`` and ``lambda`` are fixed options (the paper also tunes them
-online to minimise variance; that state is outside this stateless contract).
+With ``tune=True`` ``eta`` and ``log lambda`` are state, tuned online by
+``adapt`` down the estimate's squared norm (the paper's section 4; see
+``estimators.adaptive``); the options give their starting values.
 Each sample costs three evaluations of ``f``.
 """
 from __future__ import annotations
@@ -24,17 +25,18 @@ import math
 import torch
 from torch.distributions.utils import clamp_probs
 
+from .adaptive import AdaptiveEstimator
 from .base import BernoulliEstimator, unwrap_independent
 from .gumbel_softmax import check_temperature
 
 
-class Rebar(BernoulliEstimator):
+class Rebar(BernoulliEstimator, AdaptiveEstimator):
     """Score function with the REBAR relaxed control variate (unbiased, Bernoulli only)."""
 
     name = "rebar"
     #: cost evaluations per sample: the hard sample and two relaxed ones
     evaluations_per_sample = 3
-    options = {"eta": 1.0, "temperature": 0.5}
+    options = {"eta": 1.0, "temperature": 0.5, "tune": False}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -43,9 +45,20 @@ class Rebar(BernoulliEstimator):
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta):
             raise ValueError(f"eta must be a finite number, got {eta!r}")
         self.config["eta"] = float(eta)
+        if not isinstance(self.config["tune"], bool):
+            raise ValueError(f"tune must be True or False, got {self.config['tune']!r}")
+        self.state = {}
+        if self.config["tune"]:
+            self.init_state({"eta": torch.tensor(self.config["eta"]),
+                             "log_temperature": torch.tensor(math.log(self.config["temperature"]))})
+
+    def _eta_and_temperature(self):
+        if self.config["tune"]:
+            return self.state["eta"], self.state["log_temperature"].exp()
+        return self.config["eta"], self.config["temperature"]
 
     def surrogate(self, problem, distribution, params, num_samples):
-        eta, tau = self.config["eta"], self.config["temperature"]
+        eta, tau = self._eta_and_temperature()
         base, _ = unwrap_independent(distribution)
         logits = base.logits  # M x factors x event, a function of params
         u = clamp_probs(self.uniform_noise(logits, num_samples))  # K x M x factors x event
@@ -58,6 +71,9 @@ class Rebar(BernoulliEstimator):
         cost = problem.cost(b, params)  # K x M x factors
         relaxed = problem.cost(torch.sigmoid(z / tau), params)
         relaxed_given_b = problem.cost(torch.sigmoid(z_given_b / tau), params)
-        weight = (cost - eta * relaxed_given_b).detach()
-        score = distribution.log_prob(b) * weight
+        # The weight is constant in theta but, when tuned, a function of (eta, tau): the
+        # correction term cancels its theta-gradient while keeping its state-gradient.
+        weight = cost.detach() - eta * relaxed_given_b
+        log_prob = distribution.log_prob(b)
+        score = log_prob * weight - log_prob.detach() * (weight - weight.detach())
         return (score + cost + eta * (relaxed - relaxed_given_b)).mean(0)

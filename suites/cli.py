@@ -145,10 +145,21 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
               help="Where cells run: in this process, or as Ray tasks (the ray extra).")
 @click.option("--address", default=None,
               help="Ray cluster address (e.g. auto, or ray://host:10001) [default: start a local instance].")
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="train suite: Adam steps per curve.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="train suite: seeds per cell.")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run, grid, backend, address):
+        threads, out, resume, dry_run, grid, backend, address, steps, seeds):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
+    if suite == "train":
+        from .train import run_train
+        try:
+            table = run_train(out or resume or store.default_run_dir("train", store.utc_now()),
+                              problem_names, estimator_names, steps=steps, seeds=seeds)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        click.echo(table.groupby(["problem", "estimator", "step"])["objective"].mean().to_string())
+        return
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
