@@ -22,30 +22,15 @@ is averaged over the pair. Factors (data points) each get their own cost.
 """
 from __future__ import annotations
 
-import torch
-
-from .base import BernoulliEstimator, unwrap_independent
+from .disarm import DisARM
 
 
-class ARM(BernoulliEstimator):
+class ARM(DisARM):
     """Antithetic pairs with the ARM weight (unbiased, Bernoulli only)."""
 
     name = "arm"
-    families = ("Bernoulli",)
-    evaluations_per_sample = 2  # an antithetic pair
 
-    def surrogate(self, problem, distribution, params, num_samples):
-        base, event_ndims = unwrap_independent(distribution)
-        logits = base.logits  # M x factors x event, a function of params
-        u = self.uniform_noise(logits, num_samples)  # K x M x factors x event
-        with torch.no_grad():
-            p = torch.sigmoid(logits)
-            b = (u < p).to(logits.dtype)
-            b_anti = (1 - u < p).to(logits.dtype)
-        cost, cost_anti = problem.cost(b, params), problem.cost(b_anti, params)  # K x M x factors
-        diff = (cost_anti - cost).detach()
-        per_coordinate = diff.reshape(*diff.shape, *([1] * event_ndims)) * (u - 0.5)
-        score_part = (per_coordinate * logits).sum(tuple(range(-event_ndims, 0))) if event_ndims \
-            else per_coordinate * logits
-        pathwise = 0.5 * (cost + cost_anti)
-        return (score_part + pathwise).mean(0)
+    @staticmethod
+    def pair_weight(u, b, b_anti, logits):
+        """``(f(b~) - f(b)) (u - 1/2) = (f(b) - f(b~)) / 2 * (1 - 2u)``: the weight is ``1 - 2u``."""
+        return 1 - 2 * u

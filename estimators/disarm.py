@@ -31,6 +31,12 @@ class DisARM(BernoulliEstimator):
     #: cost evaluations per sample: an antithetic pair
     evaluations_per_sample = 2
 
+    @staticmethod
+    def pair_weight(u, b, b_anti, logits):
+        """What multiplies ``(f(b) - f(b~)) / 2`` per coordinate: ``(-1)^{b~} 1[b != b~] sigma(|theta|)``."""
+        sign = 1 - 2 * b_anti  # (-1)^{b~}
+        return sign * (b != b_anti).to(logits.dtype) * torch.sigmoid(logits.abs())
+
     def surrogate(self, problem, distribution, params, num_samples):
         base, event_ndims = unwrap_independent(distribution)
         logits = base.logits  # M x factors x event, a function of params
@@ -41,8 +47,7 @@ class DisARM(BernoulliEstimator):
             b_anti = (1 - u < p).to(logits.dtype)
         cost, cost_anti = problem.cost(b, params), problem.cost(b_anti, params)  # K x M x factors
         half_diff = 0.5 * (cost - cost_anti).detach()
-        sign = 1 - 2 * b_anti  # (-1)^{b~}
-        weight = sign * (b != b_anti).to(logits.dtype) * torch.sigmoid(logits.detach().abs())
+        weight = self.pair_weight(u, b, b_anti, logits.detach())
         per_coordinate = half_diff.reshape(*half_diff.shape, *([1] * event_ndims)) * weight
         score_part = (per_coordinate * logits).sum(tuple(range(-event_ndims, 0))) if event_ndims \
             else per_coordinate * logits
