@@ -195,11 +195,15 @@ def compare_exact(moments: Moments, exact_mean: torch.Tensor | None,
     se = torch.sqrt(var / moments.count)
     variance_se = moments.mean_variance_se()
     tiny = torch.finfo(torch.float64).tiny
+    # A zero-variance estimator (the delta method on a quadratic cost) leaves only rounding in
+    # its sampled moments: a z-score of rounding says nothing, so none is given.
+    degenerate = exact_var <= 1e-12 * float((exact_mean.square() + exact_variance.to(mean.device)).mean())
+    nan = float("nan")
     return {
         "exact_variance": exact_var,
         "exact_bias_norm": float((exact_mean - ref).norm()),
-        "exact_variance_z": (float(var.mean()) - exact_var) / max(variance_se, tiny),
-        "exact_mean_max_abs_z": float(((mean - exact_mean).abs() / se.clamp_min(tiny)).max()),
+        "exact_variance_z": nan if degenerate else (float(var.mean()) - exact_var) / max(variance_se, tiny),
+        "exact_mean_max_abs_z": nan if degenerate else float(((mean - exact_mean).abs() / se.clamp_min(tiny)).max()),
         "exact_rel_error": relative_error,
     }
 
