@@ -14,7 +14,7 @@ import torch
 import estimators
 
 from . import backends, grids, plugins, problems, store
-from .labels import estimator_label, problem_label
+from .labels import estimator_label, plain_text, problem_label
 from .report import FORMATS
 from .sweep import Sweep, load_run, open_run, run_sweep, select_cells
 
@@ -112,14 +112,14 @@ def list_cmd():
             if kind == "estimator":
                 family = getattr(estimators._REGISTRY.lookup(name), "families", ())
                 applies = f" [applies to: {', '.join(family)}]" if family else ""
-            click.echo(f"  {name:<26} {description}{applies}{where}")
+            click.echo(f"  {name:<26} {plain_text(description)}{applies}{where}")
     for line in plugins.failures():
         click.echo(f"warning: {line}", err=True)
 
 
 #: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
-RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "seed", "min_run_time",
-            "threads")
+RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num_samples", "seed",
+            "min_run_time", "threads")
 
 
 @main.command()
@@ -128,12 +128,14 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--problem", "problem_names", multiple=True, help="Only these problems (repeatable).")
 @click.option("--device", "devices", multiple=True, help="cpu, cuda or cuda:N (repeatable); default: cpu, and cuda when available.")
 @click.option("--num-estimates", type=int, default=None, help="Override M, the number of independent estimates per cell.")
+@click.option("--num-samples", type=int, default=None, help="Override K, the inner samples each estimate averages.")
 @click.option("--seed", type=int, default=None, help="Override the seed of every cell.")
 @click.option("--min-run-time", type=float, default=0.2, show_default=True,
               help="Seconds spent timing each cell (torch.utils.benchmark); 0 skips timing.")
-@click.option("--threads", type=int, default=None,
-              help="CPU threads for torch (torch.set_num_threads) [default: torch's choice]; "
-                   "1 gives steadier timings on a shared machine.")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="CPU threads for torch (torch.set_num_threads): one gives steady timings (on "
+                   "2 shared cores torch's own choice made one cell 140x slower); more measures "
+                   "multi-threaded speed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory for results.csv and meta.json [default: results/runs/<utc-time>-<suite>/].")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
@@ -148,8 +150,8 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "see
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="train suite: Adam steps per curve.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="train suite: seeds per cell.")
 @click.pass_context
-def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed, min_run_time,
-        threads, out, resume, dry_run, grid, backend, address, steps, seeds):
+def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
+        min_run_time, threads, out, resume, dry_run, grid, backend, address, steps, seeds):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     if suite == "train":
         from .train import run_train
@@ -163,16 +165,18 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, seed
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
-               "devices": list(devices), "num_estimates": num_estimates, "seed": seed,
-               "min_run_time": min_run_time, "threads": threads}
+               # a device given twice would measure every cell twice
+               "devices": list(dict.fromkeys(devices)), "num_estimates": num_estimates,
+               "num_samples": num_samples, "seed": seed, "min_run_time": min_run_time,
+               "threads": threads}
     try:
         suite = plugins.use_grid(grid, suite) if grid else suite
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
         if resume is not None:
             suite, options = resumed_selection(ctx, suite, options, meta, resume)
         suite = suite or "core"
-        if options["min_run_time"] < 0:
-            raise ValueError(f"--min-run-time must be >= 0, got {options['min_run_time']}")
+        if not 0 <= options["min_run_time"] < float("inf"):  # also refuses nan
+            raise ValueError(f"--min-run-time must be a finite number >= 0, got {options['min_run_time']}")
         if options["threads"] is not None and options["threads"] < 1:
             raise ValueError(f"--threads must be >= 1, got {options['threads']}")
         selection = {k: v for k, v in options.items() if k not in ("min_run_time", "threads")}
@@ -227,8 +231,8 @@ def command_line(ctx) -> str:
 
 #: Options that set what a cell measures: a resumed run must keep them, or one table would
 #: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
-SETTINGS = {"num_estimates": "--num-estimates", "seed": "--seed", "min_run_time": "--min-run-time",
-            "threads": "--threads"}
+SETTINGS = {"num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
+            "min_run_time": "--min-run-time", "threads": "--threads"}
 
 
 def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[str | None, dict]:
@@ -294,11 +298,14 @@ def report(run_dirs, out, formats):
     """Render tables and figures of one or more runs (RUN_DIR: a run directory or its results.csv)."""
     from .report.render import render  # matplotlib and seaborn load only for this command
 
+    run_dirs = list(dict.fromkeys(run_dirs))  # a run given twice is one run
     out = Path(out) if out else Path(run_dirs[0]) / "report"
     try:
         written = render(run_dirs, out, formats or FORMATS)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    except OSError as error:
+        raise BadInput(f"cannot write the report to {out}: {error.strerror or error}") from None
     click.echo(f"wrote {len(written)} files to {out}", err=True)
     for path in written:
         if path.parent == out:

@@ -73,3 +73,8 @@ def varying_keys(config_jsons: Iterable[str]) -> list[str]:
     configs = [parse_config(c) for c in config_jsons]
     keys = sorted({k for c in configs for k in c})
     return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+
+
+def plain_text(text: str) -> str:
+    """A docstring line for a terminal: reStructuredText ````literal```` marks removed."""
+    return text.replace("``", "")

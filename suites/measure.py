@@ -48,12 +48,12 @@ COLUMNS = [
     "mse", "time_s", "time_iqr_s", "timed_estimates", "threads", "package_version",
     "torch_version", "device_name", "git_commit", "utc_time",
     "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
-    "exact_rel_error", "nonfinite",
+    "exact_rel_error", "nonfinite", "timing_samples",
 ]
 #: Columns that runs stored before they existed lack; read as NaN ("not computed").
 EXACT_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
                  "exact_rel_error"]
-OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite"]
+OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite", "timing_samples"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -210,7 +210,8 @@ def compare_exact(moments: Moments, exact_mean: torch.Tensor | None,
 
 def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
               min_run_time: float):
-    """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``."""
+    """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``, and the
+    number of timed blocks (the IQR is NaN below four)."""
     generator = torch.Generator(device=problem.device).manual_seed(seed + 1)
     timer = benchmark.Timer(
         stmt="estimator(problem, num_estimates, num_samples, generator)",
@@ -219,7 +220,9 @@ def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: i
         num_threads=torch.get_num_threads(),
     )
     result = timer.blocked_autorange(min_run_time=min_run_time)
-    return result.median, result.iqr
+    samples = len(result.times)
+    # A spread needs several timed blocks: one block has none, not a zero one.
+    return result.median, (result.iqr if samples >= 4 else float("nan")), samples
 
 
 def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: int = 0,
@@ -239,6 +242,8 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     ``time_full_call`` times one raw call producing all ``num_estimates``
     estimates (what a user's ``est(prob, M)`` costs) instead of one chunk.
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     if isinstance(num_estimates, bool) or not isinstance(num_estimates, int) or num_estimates < 2:
         raise ValueError(f"num_estimates must be an integer >= 2 (a variance needs two "
                          f"estimates), got {num_estimates!r}")
@@ -284,11 +289,11 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
 
     if min_run_time > 0:
         timed_estimates = num_estimates if time_full_call else chunk
-        time_s, time_iqr_s = timed_call(problem, estimator, timed_estimates, num_samples, seed,
-                                        min_run_time)
+        time_s, time_iqr_s, timing_samples = timed_call(problem, estimator, timed_estimates,
+                                                        num_samples, seed, min_run_time)
     else:
         time_s = time_iqr_s = float("nan")
-        timed_estimates = chunk
+        timed_estimates, timing_samples = chunk, 0
 
     common = {
         "suite": suite, "problem": problem.name, "problem_config": problem.config_json,
@@ -296,6 +301,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "device": str(target), "dtype": str(problem.dtype).replace("torch.", ""),
         "num_estimates": num_estimates, "num_samples": num_samples, "seed": seed,
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
+        "timing_samples": timing_samples,
         "timed_estimates": timed_estimates, **run_metadata(target),
     }
     rows = [

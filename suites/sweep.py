@@ -24,14 +24,21 @@ from .labels import estimator_label
 from .lock import RunLock
 
 
+#: The largest M a cell may ask for: 10^9 estimates take hours even for the cheapest estimator.
+MAX_ESTIMATES = 10**9
+
+
 def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names: Sequence[str] = (),
                  devices: Sequence[str] = (), num_estimates: int | None = None,
-                 seed: int | None = None) -> list[Cell]:
+                 seed: int | None = None, num_samples: int | None = None) -> list[Cell]:
     """The cells of ``suite`` after the command line's filters and overrides."""
     # Unknown names fail here, listing the known ones; a label NAME(k=v,...) names a variant.
     plugins.validate_names([name.split("(", 1)[0] for name in estimator_names], problem_names)
-    if num_estimates is not None and num_estimates < 2:
-        raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
+    if num_estimates is not None and not 2 <= num_estimates <= MAX_ESTIMATES:
+        raise ValueError(f"--num-estimates must be in 2..{MAX_ESTIMATES:,} (the moments are "
+                         f"accumulated in chunks, but time grows with M), got {num_estimates:,}")
+    if num_samples is not None and num_samples < 1:
+        raise ValueError(f"--num-samples must be >= 1, got {num_samples}")
     from .measure import resolve_device
     for device in devices:
         resolve_device(device)
@@ -53,7 +60,20 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
         overrides["num_estimates"] = num_estimates
     if seed is not None:
         overrides["seed"] = seed
-    return [dataclasses.replace(c, **overrides) for c in cells]
+    if num_samples is not None:
+        overrides["num_samples"] = num_samples
+    cells = [dataclasses.replace(c, **overrides) for c in cells]
+    if num_samples is not None:  # a leave-one-out baseline needs K >= 2: its cells drop out
+        cells = [c for c in cells if _accepts(c)]
+    return cells
+
+
+def _accepts(cell: Cell) -> bool:
+    try:
+        estimators.get(cell.estimator, **cell.estimator_config).check_num_samples(cell.num_samples)
+    except ValueError:
+        return False
+    return True
 
 
 def load_run(run_dir) -> tuple[dict, pd.DataFrame]:

@@ -1,3 +1,4 @@
+import pytest
 from click.testing import CliRunner
 
 from suites.cli import main
@@ -29,7 +30,7 @@ def test_unknown_names_are_one_line_errors_with_exit_code_2():
                        (("run", "--estimator", "relax"), "unknown estimator 'relax'"),
                        (("run", "--problem", "mnist"), "unknown problem 'mnist'"),
                        (("run", "--device", "tpu"), "unknown device 'tpu'"),
-                       (("run", "--num-estimates", "1"), "--num-estimates must be >= 2")]:
+                       (("run", "--num-estimates", "1"), "--num-estimates must be in 2..")]:
         result = invoke(*args)
         assert result.exit_code == 2, (args, result.output)
         assert text in result.output
@@ -195,3 +196,46 @@ def test_the_printed_table_fits_an_80_column_terminal(tmp_path):
     assert "bernoulli(dim=100) · device=cpu · M=200" in table  # defaults left out of labels
     assert "gumbel_softmax(" in table and "µs/est" in table and "variance" in table
     assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_input_errors_are_one_line_and_duplicates_collapse(tmp_path):
+    def invoke(*args):
+        return CliRunner().invoke(main, list(args))
+
+    for bad, message in [(["--min-run-time", "nan"], "finite number >= 0"),
+                         (["--min-run-time", "inf"], "finite number >= 0"),
+                         (["--num-estimates", "1000000000000"], "--num-estimates must be in 2..1,000,000,000"),
+                         (["--num-samples", "0"], "--num-samples must be >= 1")]:
+        result = invoke("run", "core", "--problem", "bernoulli", "--dry-run", *bad)
+        assert result.exit_code == 2 and message in result.output, (bad, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+    once = invoke("run", "core", "--problem", "bernoulli", "--estimator", "disarm", "--dry-run")
+    twice = invoke("run", "core", "--problem", "bernoulli", "--estimator", "disarm", "--dry-run",
+                   "--device", "cpu", "--device", "cpu")
+    assert once.output == twice.output
+    k1 = invoke("run", "core", "--problem", "bernoulli", "--dry-run", "--num-samples", "1")
+    assert "K=1" in k1.output and "baseline=loo" not in k1.output  # leave-one-out needs K >= 2
+    listed = invoke("list")
+    assert "``" not in listed.output
+
+
+def test_report_of_a_run_given_twice_and_an_unwritable_out(tmp_path):
+    out = tmp_path / "run"
+    assert CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--estimator", "disarm",
+                                     "--num-estimates", "100", "--min-run-time", "0",
+                                     "--out", str(out)]).exit_code == 0
+    twice = CliRunner().invoke(main, ["report", str(out), str(out), "--out", str(tmp_path / "rep"),
+                                      "--format", "md"])
+    assert twice.exit_code == 0, twice.output
+    assert (tmp_path / "rep" / "report.md").read_text().count("| run ") <= 1
+    unwritable = CliRunner().invoke(main, ["report", str(out), "--out", "/proc/x", "--format", "md"])
+    assert unwritable.exit_code == 2 and "cannot write the report to /proc/x" in unwritable.output
+    assert "Traceback" not in unwritable.output
+
+
+def test_measure_refuses_zero_samples():
+    import estimators
+    import suites
+    with pytest.raises(ValueError, match="num_samples must be an integer >= 1, got 0"):
+        suites.measure(suites.problems.get("gaussian", dim=1), estimators.get("reparam"), 10,
+                       num_samples=0, min_run_time=0)
