@@ -209,3 +209,30 @@ def test_tables_show_exact_moments_where_they_exist(runs):
     shown = dim1.cells[("logits", tables.EXACT_VARIANCE)].loc[(LABELS[0], 400)]
     assert shown == tables.fmt_exact(rows["exact_variance"], rows["exact_variance_z"])
     assert shown.startswith(f"{rows['exact_variance']:.4g} (")
+
+
+def test_html_report_is_one_page_with_embedded_figures_and_linked_data(rendered):
+    page = (rendered / "report.html").read_text()
+    assert 'src="data:image/svg+xml;base64,' in page
+    assert not re.search(r'<img src="(?!data:)', page)  # no figure linked as a file
+    assert 'href="../run-a/results.csv"' in page
+    assert "`" not in re.sub(r"<[^>]+>", "", page.split("<h2>Tables</h2>")[0])  # no Markdown left
+
+
+def test_html_report_renders_in_a_headless_browser(rendered, tmp_path):
+    import shutil
+    import subprocess
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
+                    if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless browser installed (apt-get install chromium) to render report.html")
+    shot = tmp_path / "page.png"
+    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                             f"--screenshot={shot}", "--window-size=1200,3000",
+                             (rendered / "report.html").resolve().as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000, result.stderr[-2000:]
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          (rendered / "report.html").resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "Tables" in dom and dom.count("<img") >= 3

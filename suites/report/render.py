@@ -1,6 +1,7 @@
 """Write a report directory: report.md, report.html, tables.tex and figures/ from run directories."""
 from __future__ import annotations
 
+import base64
 import html
 import os
 from dataclasses import dataclass
@@ -154,23 +155,36 @@ code { background: #f4f4f4; padding: 0 0.2rem; }
 """
 
 
+def inline_code(text: str) -> str:
+    """Escaped HTML with Markdown's `code` spans as <code> (the notes are written for Markdown)."""
+    pieces = html.escape(str(text)).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+
+
 def html_report(df, metas, comparison, drawn, out: Path) -> str:
-    """report.html: one standalone page (figures linked as SVG beside it)."""
+    """report.html: one standalone page, the figures embedded as SVG data."""
     esc = html.escape
+    runs = runs_frame(metas, out)
+    # The data column links each run's results.csv (relative to the page).
+    runs["data"] = [f'<a href="{esc(d)}/results.csv">{esc(d)}</a>' for d in runs["data"]]
     parts = [f"<h1>mcgradbench report</h1><p>Rendered {esc(utc_now().isoformat())} by "
              f"mcgradbench {esc(package_version())} from {len(metas)} run(s).</p>",
-             "<h2>Runs</h2>", runs_frame(metas, out).to_html(index=False, border=0)]
+             "<h2>Runs</h2>",
+             runs.to_html(index=False, border=0, escape=False,
+                          formatters={c: (lambda v: esc(str(v))) for c in runs.columns if c != "data"})]
     parts += [f"<p><code>{esc(m['run'])}</code>: <code>{esc(m['command'])}</code></p>"
               for m in metas if m.get("command")]
-    parts += [f"<p>{esc(line)}</p>" for line in notes(df, metas)]
-    parts += ["<h2>How to read the numbers</h2>", f"<p>{esc(tables.LEGEND)}</p>", "<h2>Figures</h2>"]
+    parts += [f"<p>{inline_code(line)}</p>" for line in notes(df, metas)]
+    parts += ["<h2>How to read the numbers</h2>", f"<p>{inline_code(tables.LEGEND)}</p>",
+              "<h2>Figures</h2>"]
     for fig in drawn:
         parts.append(f"<h3>{esc(fig.title)}</h3>")
         if fig.skipped:
-            parts.append(f"<p><em>Skipped: {esc(fig.skipped)}.</em></p>")
+            parts.append(f"<p><em>Skipped: {inline_code(fig.skipped)}.</em></p>")
         else:
-            svg = os.path.relpath(fig.paths[1], out)
-            parts.append(f'<img src="{esc(svg)}" alt="{esc(fig.title)}">')
+            # Embedded, so that the page is one file that can be mailed or served alone.
+            svg = base64.b64encode(Path(fig.paths[1]).read_bytes()).decode("ascii")
+            parts.append(f'<img src="data:image/svg+xml;base64,{svg}" alt="{esc(fig.title)}">')
     parts.append("<h2>Tables</h2>")
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
