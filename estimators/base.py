@@ -35,6 +35,8 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch.distributions import Bernoulli, Distribution, Independent, Uniform
 
+from .registry import same_value
+
 
 def unwrap_independent(distribution: Distribution) -> tuple[Distribution, int]:
     """The base family under any ``Independent`` wrappers, and how many event dims they add."""
@@ -133,10 +135,8 @@ class Estimator(abc.ABC):
         from stored rows (``estimators`` cannot depend on ``suites``); a test
         keeps the two in step.
         """
-        shown = {k: v for k, v in self.config.items() if k not in self.options
-                 or json.dumps(v) != json.dumps(self.options[k]) and not (
-                     isinstance(v, (int, float)) and isinstance(self.options[k], (int, float))
-                     and float(v) == float(self.options[k]))}
+        shown = {k: v for k, v in self.config.items()
+                 if k not in self.options or not same_value(v, self.options[k])}
         if not shown:
             return self.name
         inner = ",".join(f"{k}={v}" for k, v in sorted(shown.items()))

@@ -17,6 +17,7 @@ import ast
 import importlib
 import importlib.metadata
 import inspect
+import json
 import os
 import re
 import sys
@@ -154,3 +155,14 @@ def check_keywords(kind: str, name: str, function: Callable[..., Any], given: di
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {kind} {name!r}; "
                          f"allowed: {', '.join(accepted) or 'none'}")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two option values are the same setting (``1`` and ``1.0`` are): what labels use to
+    leave out options that equal their defaults."""
+    try:
+        if json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True):
+            return True
+    except TypeError:
+        return False
+    return isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)

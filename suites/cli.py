@@ -16,6 +16,7 @@ import estimators
 from . import backends, grids, plugins, problems, store
 from .labels import estimator_label, plain_text, problem_label
 from .report import FORMATS
+from .report.tables import nonfinite_words
 from .sweep import Sweep, load_run, open_run, run_sweep, select_cells
 
 
@@ -26,14 +27,6 @@ class BadInput(click.ClickException):
 
     def show(self, file=None):
         click.echo(f"Error: {self.format_message()}", err=True)
-
-
-def flag_text(biased: bool, nonfinite: float) -> str:
-    """``yes`` for a biased row; non-finite estimates (left out of the statistics) named."""
-    words = ["yes"] if biased else []
-    if nonfinite == nonfinite and nonfinite > 0:  # NaN: a run stored before the count existed
-        words.append(f"{int(nonfinite)} non-finite")
-    return ", ".join(words)
 
 
 def pm(value: float, se: float) -> str:
@@ -53,7 +46,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "‖bias‖": [pm(v, s) + (" *" if b else "")
                    for v, s, b in zip(df["bias_norm"], df["bias_se"], df["biased"])],
         "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
-        "note": [flag_text(False, n) for n in df["nonfinite"]],
+        "note": [nonfinite_words(n) for n in df["nonfinite"]],
     })
 
 
@@ -204,7 +197,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         with lock:
             done = store.finished_keys(table)  # as read under the lock
             pending = [c for c in cells if store.cell_key(c) not in done]
-            sweep = Sweep(run_dir, meta, table, total=len(cells), pending=len(pending))
+            sweep = Sweep(run_dir, meta, table, total=len(cells))
             table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
     finally:
         torch.set_num_threads(threads_before)

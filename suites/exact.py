@@ -147,9 +147,14 @@ def tensor_grid(rules) -> tuple[torch.Tensor, torch.Tensor]:
 MAX_VARIATES = 6
 
 
+def _variates(draws: Sequence[Draw]) -> int:
+    """Scalar variates one estimate consumes over all its draws."""
+    return sum(draw.size for draw in draws)
+
+
 def grid_size(draws: Sequence[Draw], resolution: int, breakpoints: Sequence[float]) -> float:
     """Points of the tensor grid at ``resolution`` (``inf`` beyond ``MAX_VARIATES`` variates)."""
-    if sum(draw.size for draw in draws) > MAX_VARIATES:
+    if _variates(draws) > MAX_VARIATES:
         return math.inf
     size = 1
     for draw in draws:
@@ -273,6 +278,10 @@ def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 10
         factor = 1
         if num_samples > 1 and _accepts_one_sample(estimator):
             draws_1 = record_unambiguous(estimator, problem, 1)
+            # Replaying the check costs estimator calls: skip it where even one sample's
+            # noise is too large for a grid (every large problem measure() sees).
+            if _variates(draws_1) > MAX_VARIATES:
+                return None
             if is_sample_mean(estimator, problem, num_samples, draws, draws_1):
                 draws, factor = draws_1, num_samples
     except UnsupportedNoise:

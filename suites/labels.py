@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
+from estimators.registry import same_value
+
 
 def format_value(value: Any) -> str:
     """A config value as it would be typed: ``0.5``, ``loo``, ``True``."""
@@ -40,15 +42,7 @@ def defaults(kind: str, name: str) -> dict[str, Any]:
 def differing(kind: str, name: str, config: dict[str, Any]) -> dict[str, Any]:
     """``config`` without the options that equal their defaults."""
     default = defaults(kind, name)
-    return {k: v for k, v in config.items() if k not in default or not _same(v, default[k])}
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or (
-            isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b))
-    except TypeError:
-        return False
+    return {k: v for k, v in config.items() if k not in default or not same_value(v, default[k])}
 
 
 def estimator_label(name: str, config_json: str, full: bool = False) -> str:

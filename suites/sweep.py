@@ -127,14 +127,13 @@ def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: di
 
 @dataclasses.dataclass
 class Sweep:
-    """The state of one sweep over the pending cells of a run of ``total`` cells."""
+    """The state of one sweep over the pending cells of a run of ``total`` cells (how many are
+    finished is read from results.csv, not counted)."""
 
     run_dir: Path
     meta: dict
     table: pd.DataFrame
     total: int
-    pending: int
-    done: int = 0
 
     @property
     def finished(self) -> int:
@@ -149,7 +148,6 @@ class Sweep:
     def store_cell(self, cell: Cell, rows: pd.DataFrame) -> None:
         """The one writer: append a finished cell's rows atomically."""
         self.table = store.append_cell(self.run_dir, self.table, cell, rows)
-        self.done += 1
 
     def record_progress(self, ended: bool = False) -> bool:
         """meta.json in step with results.csv (and closed when the sweep is over);

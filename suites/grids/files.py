@@ -92,6 +92,17 @@ def _string(source: str, key: str, value: Any) -> str:
     return value
 
 
+def _entries(source: str, data: dict, key: str, allowed: dict):
+    """``(where, table)`` for each table of the array ``key``, each checked for unknown keys."""
+    if not isinstance(data[key], list) or not data[key]:
+        raise _fail(source, key, f"must be {TOP_KEYS[key]}")
+    for i, entry in enumerate(data[key]):
+        if not isinstance(entry, dict):
+            raise _fail(source, f"{key}[{i}]", "must be a table")
+        _unknown_keys(source, f"{key}[{i}].", entry, allowed)
+        yield f"{key}[{i}].", entry
+
+
 def parse_grid(data: dict, source: str = "<grid>") -> Suite:
     """A ``Suite`` from a grid file's parsed TOML; every key and entry checked first."""
     import estimators
@@ -117,14 +128,8 @@ def parse_grid(data: dict, source: str = "<grid>") -> Suite:
             except ValueError as error:
                 raise _fail(source, "devices", str(error)) from None
 
-    if not isinstance(data["problems"], list) or not data["problems"]:
-        raise _fail(source, "problems", f"must be {TOP_KEYS['problems']}")
     problem_entries = []
-    for i, entry in enumerate(data["problems"]):
-        where = f"problems[{i}]."
-        if not isinstance(entry, dict):
-            raise _fail(source, f"problems[{i}]", "must be a table")
-        _unknown_keys(source, where, entry, PROBLEM_KEYS)
+    for where, entry in _entries(source, data, "problems", PROBLEM_KEYS):
         pname = _string(source, where + "name", entry.get("name"))
         configs = _tables(source, where + "configs", entry.get("configs", [{}]))
         # Name and keywords now; values when the cells are built (constructing a problem
@@ -139,14 +144,8 @@ def parse_grid(data: dict, source: str = "<grid>") -> Suite:
                        PROBLEM_KEYS["num_estimates"])
         problem_entries.append((pname, configs, ms))
 
-    if not isinstance(data["estimators"], list) or not data["estimators"]:
-        raise _fail(source, "estimators", f"must be {TOP_KEYS['estimators']}")
     estimator_entries = []
-    for i, entry in enumerate(data["estimators"]):
-        where = f"estimators[{i}]."
-        if not isinstance(entry, dict):
-            raise _fail(source, f"estimators[{i}]", "must be a table")
-        _unknown_keys(source, where, entry, ESTIMATOR_KEYS)
+    for where, entry in _entries(source, data, "estimators", ESTIMATOR_KEYS):
         ename = _string(source, where + "name", entry.get("name"))
         options = _tables(source, where + "options", entry.get("options", [{}]))
         for j, option in enumerate(options):

@@ -41,9 +41,16 @@ def fmt_pm(value: float, se: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}{PM}{se:.2g}"
 
 
+def nonfinite_words(count: float) -> str:
+    """``12 non-finite`` where estimates were NaN or inf (left out of the statistics), else
+    empty; NaN is a run stored before the count existed."""
+    return f"{int(count)} non-finite" if count == count and count > 0 else ""
+
+
 def fmt_nonfinite(count: float) -> str:
-    """`` (12 non-finite)`` where estimates were NaN or inf (left out of the statistics)."""
-    return f" ({int(count)} non-finite)" if count == count and count > 0 else ""
+    """`` (12 non-finite)`` beside a variance, or nothing."""
+    words = nonfinite_words(count)
+    return f" ({words})" if words else ""
 
 
 def fmt_value(value: float, digits: int = 3) -> str:
