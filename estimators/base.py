@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch.distributions import Bernoulli, Distribution, Independent, Uniform
 
+from .memory import keep_freed_memory
 from .registry import same_value
 
 
@@ -80,18 +81,25 @@ def replicate(params: Mapping[str, torch.Tensor], num_estimates: int) -> dict[st
     }
 
 
-#: Numbers (estimate rows times inner samples) one batched pass may hold. About a million
-#: keeps a pass's intermediates in cache: on gaussian dim 100 one pass of 100,000 estimates
-#: costs 6.0 us per estimate, passes of 10,000 cost 2.0.
+#: Numbers (estimate rows times inner samples) one batched pass may hold on the CPU. About
+#: a million keeps a pass's intermediates in cache: on gaussian dim 100 one pass of 100,000
+#: estimates costs 6.0 us per estimate, passes of 10,000 cost 2.0.
 CHUNK_ELEMENTS = 2**20
+#: The same on a GPU, where a pass must be large to fill the device (a pass of 10,000
+#: estimates at dim 10 is launch-bound on an H100) and memory is not cache-bound: 2**24
+#: numbers are 64 MB a float32 intermediate.
+CUDA_CHUNK_ELEMENTS = 2**24
 
 
 def chunk_size(problem, num_samples: int) -> int:
-    """Estimates per batched pass, so that one pass holds about ``CHUNK_ELEMENTS`` numbers."""
+    """Estimates per batched pass, so that one pass holds about ``CHUNK_ELEMENTS`` numbers
+    (``CUDA_CHUNK_ELEMENTS`` for a problem on a GPU)."""
     per_sample = getattr(problem, "elements_per_sample", None)
     if per_sample is None:
         per_sample = sum(p.numel() for p in problem.params.values())
-    return max(1, CHUNK_ELEMENTS // (max(1, per_sample) * num_samples))
+    device = getattr(problem, "device", torch.device("cpu"))
+    budget = CUDA_CHUNK_ELEMENTS if torch.device(device).type == "cuda" else CHUNK_ELEMENTS
+    return max(1, budget // (max(1, per_sample) * num_samples))
 
 
 def _check_count(name: str, value: Any, minimum: int) -> int:
@@ -189,6 +197,7 @@ class Estimator(abc.ABC):
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)
+        keep_freed_memory()
         chunk = chunk_size(problem, num_samples * self.copies_per_sample(problem))
         with sampling_from(generator):
             if num_estimates <= chunk:

@@ -233,7 +233,7 @@ def is_sample_mean(estimator, problem, num_samples: int, draws_k: Sequence[Draw]
     for draw in draws_k:
         if draw.kind == "bernoulli":
             u = torch.rand(checks, *draw.shape, generator=generator, dtype=torch.float64)
-            values_k.append((u < draw.probs).to(torch.float64))
+            values_k.append((u < draw.probs.cpu()).to(torch.float64))
         elif draw.kind == "normal":
             values_k.append(torch.randn(checks, *draw.shape, generator=generator, dtype=torch.float64))
         elif draw.kind == "exponential":
@@ -242,6 +242,8 @@ def is_sample_mean(estimator, problem, num_samples: int, draws_k: Sequence[Draw]
         else:
             values_k.append(torch.rand(checks, *draw.shape, generator=generator, dtype=torch.float64)
                             .clamp(1e-6, 1 - 1e-6))
+    # Drawn on the CPU (one seeded stream for every device), replayed where the problem lives.
+    values_k = [v.to(problem.device) for v in values_k]
     together = flat_estimates(replay(estimator, problem, draws_k, values_k, num_samples), problem)
     # K one-sample calls at once: sample k of check c becomes estimate (k, c).
     values_1 = [v.movedim(1, 0).reshape(num_samples * checks, 1, *v.shape[2:]) for v in values_k]
