@@ -1,23 +1,19 @@
-"""The ``mcgradbench`` command line: list, run, report."""
+"""The ``mcgradbench`` command line: list, run, report, check, advise.
+
+Kept import-light: ``--help``, usage errors and a bad option need click alone;
+torch, pandas and the registries load inside the command that uses them.
+"""
 from __future__ import annotations
 
+import logging
 import shlex
 import shutil
-import textwrap
 import sys
 from pathlib import Path
 
 import click
-import pandas as pd
-import torch
 
-import estimators
-
-from . import backends, grids, plugins, problems, store
-from .labels import estimator_label, plain_text, problem_label
 from .report import FORMATS
-from .report.tables import nonfinite_words
-from .sweep import Sweep, load_run, open_run, run_sweep, select_cells
 
 
 class BadInput(click.ClickException):
@@ -29,65 +25,31 @@ class BadInput(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
-def pm(value: float, se: float) -> str:
-    """``4.49±0.15`` (the report's ``value ± se``, tighter for a terminal)."""
-    return "–" if value != value else f"{value:.3g}±{se:.2g}"
+class Interruptible(click.Group):
+    """A group whose commands end in one line, exit code 130, when interrupted at any point
+    (also while torch loads, before any cell ran); a sweep's own handler says what was stored."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(130)
 
 
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The printed view of result rows: one line per cell and parameter, the report's columns."""
-    per_estimate_us = df["time_s"] / df["timed_estimates"] * 1e6
-    return pd.DataFrame({
-        "problem": [problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
-        "estimator": [estimator_label(n, c) for n, c in zip(df["estimator"], df["estimator_config"])],
-        "param": df["param"], "device": df["device"], "M": df["num_estimates"],
-        "K": df["num_samples"],
-        "variance": [pm(v, s) for v, s in zip(df["variance"], df["variance_se"])],
-        "‖bias‖": [pm(v, s) + (" *" if b else "")
-                   for v, s, b in zip(df["bias_norm"], df["bias_se"], df["biased"])],
-        "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
-        "note": [nonfinite_words(n) for n in df["nonfinite"]],
-    })
+def echo_progress_messages() -> None:
+    """Long set-up steps (a reference gradient, trained VAE weights) log at INFO under
+    ``suites``: print them on their own line, clear of the progress bar."""
+    logger = logging.getLogger("suites")
+    if not any(getattr(h, "mcgradbench", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("\n%(message)s"))
+        handler.mcgradbench = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
-def format_summary(df: pd.DataFrame, width: int) -> str:
-    """The summary, one block per problem configuration, within ``width`` columns.
-
-    Columns that do not vary inside a block (device, M, K) move to its heading; long
-    estimator labels wrap inside their column.
-    """
-    from tabulate import tabulate
-
-    view = summary_table(df)
-    blocks = []
-    for problem, block in view.groupby("problem", sort=False):
-        heading = [problem]
-        for column in ("device", "M", "K"):
-            if block[column].nunique() == 1:
-                value = block[column].iloc[0]
-                heading.append(f"{column}={value:,}" if column == "M" else f"{column}={value}")
-                block = block.drop(columns=column)
-        block = block.drop(columns="problem")
-        if not block["note"].str.len().any():
-            block = block.drop(columns="note")
-        if (block["param"].nunique() == 1) and len(block) == block["estimator"].nunique():
-            heading.append(f"param={block['param'].iloc[0]}")
-            block = block.drop(columns="param")
-        # tabulate's "simple" format: a column is as wide as its widest value or its header
-        # plus 2, and columns are 2 apart.
-        others = sum(max(len(str(h)) + 2, block[h].astype(str).str.len().max()) + 2
-                     for h in block.columns if h != "estimator")
-        label_width = max(10, width - others - 1)
-        text = tabulate(block.values.tolist(), headers=list(block.columns), tablefmt="simple",
-                        disable_numparse=True,
-                        maxcolwidths=[label_width] + [None] * (block.shape[1] - 1))
-        blocks.append(textwrap.fill(" · ".join(heading), width) + "\n" + text)
-    legend = "* significantly biased (largest per-coordinate |z| beyond the Bonferroni threshold)"
-    return "\n\n".join(blocks) + ("\n\n" + textwrap.fill(legend, width)
-                                   if view["‖bias‖"].str.endswith("*").any() else "")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Interruptible, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mcgradbench")
 def main():
     """Benchmark Monte Carlo gradient estimators: bias, variance and time against exact gradients."""
@@ -97,6 +59,11 @@ def main():
 def list_cmd():
     """List estimators (with the families they apply to), problems and suites, and where each
     came from (built-in or plugin)."""
+    import estimators
+
+    from . import plugins
+    from .labels import plain_text
+
     for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
         click.echo(f"{title}:")
         for _, name, origin, description in (r for r in plugins.origins() if r[0] == kind):
@@ -146,6 +113,13 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
         min_run_time, threads, out, resume, dry_run, grid, backend, address, steps, seeds):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
+    import torch
+
+    from . import backends, plugins, store
+    from .summary import format_summary
+    from .sweep import Sweep, load_run, open_run, select_cells
+
+    echo_progress_messages()
     if suite == "train":
         from .train import run_train
         try:
@@ -232,6 +206,8 @@ def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[s
     """Suite and options for ``--resume``: the recorded ones; filters may be given again,
     settings only with their recorded values."""
     if not meta:
+        from . import store
+
         raise ValueError(f"{run_dir}: has {store.RESULTS} but no {store.META}, so the settings "
                          f"its cells were measured with are unknown; start a new run with --out")
     recorded_suite = meta.get("suite")
@@ -251,6 +227,8 @@ def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[s
 
 def echo_cells(cells, done: set) -> None:
     """The ``--dry-run`` listing: one cell a line, finished ones marked."""
+    from . import store
+
     for cell in cells:
         mark = "done" if store.cell_key(cell) in done else "    "
         click.echo(f"{mark}  {cell.label}")
@@ -258,15 +236,50 @@ def echo_cells(cells, done: set) -> None:
     click.echo(f"{len(cells)} cells: {finished} finished, {len(cells) - finished} to run")
 
 
+def shorten(text: str, room: int) -> str:
+    """``text`` cut to ``room`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= room else text[:max(0, room - 1)] + "…"
+
+
+def progress_bar(length: int, label: str, width: int, file=None):
+    """click's progress bar within ``width`` columns, its last field the cell being measured.
+
+    A line wider than the terminal wraps, and the bar then leaves one stale line per
+    update instead of redrawing: the bar and the cell label give way to fit.
+    """
+    bar_width = max(8, min(30, width // 8))
+    status = {"text": ""}
+    bar = click.progressbar(length=length, label=shorten(label, max(8, width // 6)),
+                            width=bar_width, file=file or sys.stderr, show_pos=True,
+                            show_percent=False, item_show_func=lambda _: status["text"] or None)
+    # "label  [bar]  pos/length  eta  item", the eta up to "1d 00:00:00"
+    fixed = len(bar.label) + 2 + bar_width + 2 + 2 + 2 * len(str(length)) + 1 + 2 + 11 + 2
+    room = max(0, width - 1 - fixed)
+
+    def show(text: str) -> None:
+        status["text"] = shorten(text, room)
+    bar.show = show
+    return bar
+
+
 def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
     """``run_sweep`` with a progress bar; an interrupt or bad input ends in one line."""
+    from .sweep import run_sweep
+
+    width = shutil.get_terminal_size((80, 24)).columns
     try:
-        with click.progressbar(length=len(pending),
-                               label=f"{suite}: {len(pending)} of {sweep.total} cells",
-                               file=sys.stderr, item_show_func=lambda c: c.label if c else None,
-                               ) as bar:
+        click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into {sweep.run_dir}",
+                   err=True)
+        with progress_bar(len(pending), suite, width) as bar:
+            def started(cell):
+                bar.show(f"running {cell.label}")
+                bar.render_progress()  # update(0) would not redraw
+
+            def finished(cell):
+                bar.show(f"done {cell.label}")
+                bar.update(1)
             return run_sweep(sweep, pending, suite, min_run_time, backend,
-                             on_cell=lambda cell: bar.update(1, current_item=cell))
+                             on_cell=finished, on_start=started)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {sweep.finished} of {sweep.total} cells stored in "
                    f"{sweep.run_dir}; continue with: mcgradbench run --resume {sweep.run_dir}",
@@ -340,6 +353,8 @@ def advise(problem_name, evaluations, num_estimates, estimator_names, seed, min_
     """Rank every applicable estimator on one problem at the same budget of cost evaluations."""
     from . import advise as advice
     from estimators.registry import split_spec
+
+    from . import problems
 
     try:
         problem = problems.get(problem_name)

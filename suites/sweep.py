@@ -162,8 +162,12 @@ class Sweep:
 
 
 def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: float,
-              backend=None, on_cell: Callable[[Cell], None] | None = None) -> pd.DataFrame:
+              backend=None, on_cell: Callable[[Cell], None] | None = None,
+              on_start: Callable[[Cell], None] | None = None) -> pd.DataFrame:
     """Measure ``pending`` on ``backend`` (default: local), storing each cell as it finishes.
+
+    ``on_cell(cell)`` follows each stored cell; ``on_start(cell)`` precedes each cell
+    a backend that runs one cell at a time begins (the local one).
 
     On any exception (an interrupt, bad input found mid-sweep) meta.json is
     brought in step with the stored cells before it propagates.
@@ -176,7 +180,9 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
             on_cell(cell)
 
     try:
-        backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver)
+        extra = {"on_start": on_start} if on_start is not None and getattr(
+            backend, "reports_start", False) else {}
+        backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
     except BaseException:
         sweep.record_progress()
         raise

@@ -239,3 +239,69 @@ def test_measure_refuses_zero_samples():
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1, got 0"):
         suites.measure(suites.problems.get("gaussian", dim=1), estimators.get("reparam"), 10,
                        num_samples=0, min_run_time=0)
+
+
+# --- the first hour: start-up, progress, interrupts, long set-up ------------------------
+
+LIGHT = """
+import sys
+from suites.cli import main
+for args in (["--help"], ["run", "--help"], ["report", "--help"], ["run", "--bogus"],
+             ["run", "--num-estimates", "many"], ["report"]):
+    try:
+        main(args, standalone_mode=False)
+    except Exception as error:  # click's usage errors
+        assert type(error).__name__ in ("NoSuchOption", "BadParameter", "MissingParameter"), error
+heavy = sorted(m for m in ("torch", "pandas", "matplotlib", "seaborn", "numpy") if m in sys.modules)
+print(",".join(heavy) or "none")
+"""
+
+
+def test_help_and_usage_errors_load_neither_torch_nor_pandas():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", LIGHT], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "none", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_progress_line_fits_the_terminal_width(width):
+    import io
+    import time
+
+    from suites.cli import progress_bar
+    label = ("gaussian(cost=square,dim=100,k=1.0,loc=0.5) · "
+             "straight_through_gumbel(temperature=0.5) · cpu · seed 0 · K=4 · M=10,000")
+    bar = progress_bar(1234, "core", width, file=io.StringIO())
+    bar.show(f"running {label}")
+    bar.start = time.time() - 10 * 86400  # the widest eta: days
+    bar.pos, bar.avg = 7, [1e4]
+    line = bar.format_progress_line()
+    assert len(line) <= width - 1, (len(line), line)
+    assert "running gaussian" in line and line.endswith("…")
+
+
+def test_an_interrupt_before_the_first_cell_is_one_line_and_exit_code_130(monkeypatch, tmp_path):
+    import suites.sweep
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(suites.sweep, "select_cells", interrupted)
+    result = CliRunner().invoke(main, ["run", "core", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 130
+    assert result.output.strip() == "interrupted" and not (tmp_path / "r").exists()
+
+
+def test_a_long_set_up_step_says_what_it_computes_and_where_it_caches(monkeypatch, tmp_path, caplog):
+    import logging
+
+    import suites
+    monkeypatch.setenv("MCGRADBENCH_CACHE", str(tmp_path))
+    problem = suites.problems.get("logistic_regression", reference_samples=2_000)
+    with caplog.at_level(logging.INFO, logger="suites"):
+        problem.reference_gradient()
+        first = caplog.text
+        caplog.clear()
+        problem.reference_gradient()  # cached: silent
+    assert "computing its Monte Carlo reference gradient once" in first and str(tmp_path) in first
+    assert caplog.text == ""

@@ -179,7 +179,7 @@ class SometimesNaN(estimators.Estimator):
 
 
 def test_nonfinite_estimates_are_counted_flagged_and_left_out():
-    from suites.cli import summary_table
+    from suites.summary import summary_table
     prob = suites.problems.get("gaussian", dim=2)
     df = suites.measure(prob, SometimesNaN(), num_estimates=1000, chunk_size=1000, min_run_time=0,
                         exact=False)
