@@ -236,3 +236,78 @@ def test_html_report_renders_in_a_headless_browser(rendered, tmp_path):
                           (rendered / "report.html").resolve().as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     assert "Tables" in dom and dom.count("<img") >= 3
+
+
+# --- figure clarity ---------------------------------------------------------------------
+
+def test_log_axes_over_many_decades_label_at_most_six_powers():
+    from suites.report.figures import MAX_LOG_TICKS, log_ticks
+    ticks, powers = log_ticks(1e-14, 1e4)
+    assert powers and 3 <= len(ticks) <= MAX_LOG_TICKS
+    assert ticks == sorted(ticks) and all(1e-14 <= t <= 1e4 for t in ticks)
+
+
+def test_variants_of_one_family_are_shades_far_apart():
+    import itertools
+
+    import numpy as np
+
+    from suites.report.figures import palette
+    labels = ["gumbel_rao", "gumbel_rao(temperature=0.1)", "gumbel_rao(temperature=0.5)",
+              "straight_through_gumbel", "straight_through_gumbel(temperature=0.1)"]
+    colours = palette(labels)
+    for a, b in itertools.combinations(labels, 2):
+        # at least a fifth of the RGB cube's edge apart, also within one family
+        assert np.linalg.norm(np.subtract(colours[a], colours[b])) > 0.2, (a, b)
+    assert all(0 <= c <= 1 for rgb in colours.values() for c in rgb)
+
+
+def efficiency_rows(num_samples, devices):
+    import pandas as pd
+    n = len(num_samples)
+    return pd.DataFrame({
+        "problem": ["toy"] * n, "problem_variant": ["toy"] * n, "dim": [1] * n,
+        "problem_label": ["toy"] * n, "estimator_label": ["score_function"] * n,
+        "device": devices, "num_samples": num_samples, "num_estimates": [100] * n,
+        "run": ["r"] * n, "numel": [1] * n, "biased": [False] * n,
+        "variance": [1.0 / k for k in num_samples], "time_per_estimate_s": [1e-6 * k for k in num_samples],
+    })
+
+
+def test_efficiency_tells_k_apart_and_names_no_single_device():
+    from suites.report import figures
+    legend = figures.efficiency(efficiency_rows([1, 2, 8], ["cpu"] * 3)).legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert {"K=1", "K=2", "K=8"} <= set(texts) and "cpu" not in texts
+    legend = figures.efficiency(efficiency_rows([4, 4], ["cpu", "cuda:0"])).legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert {"cpu", "cuda:0"} <= set(texts) and not any(t.startswith("K=") for t in texts)
+
+
+def test_every_point_lies_inside_the_frame():
+    from suites.report import figures
+    figure = figures.efficiency(efficiency_rows([1, 2, 8], ["cpu"] * 3))
+    ax = figure.axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for collection in ax.collections:
+        for x, y in collection.get_offsets():
+            # strictly inside, by a margin of at least 2% of the log range: no marker is cut
+            assert x0 * (x1 / x0) ** 0.02 < x < x1 / (x1 / x0) ** 0.02
+            assert y0 * (y1 / y0) ** 0.02 < y < y1 / (y1 / y0) ** 0.02
+
+
+def test_time_against_m_keeps_runs_of_different_seeds_apart():
+    import pandas as pd
+
+    from suites.report import figures
+    rows = []
+    for seed, slope in ((0, 1.0), (1, 3.0)):
+        for m in (10, 100, 1000):
+            rows.append({"problem": "toy", "problem_variant": "toy", "dim": 1, "problem_label": "toy",
+                         "estimator_label": "reparam", "device": "cpu", "device_name": "x",
+                         "num_samples": 1, "seed": seed, "timed_estimates": m,
+                         "time_per_estimate_s": slope * 1e-6 * (1 + 10 / m)})
+    figure = figures.plot_time_vs_estimates(pd.DataFrame(rows))
+    lines = [line for line in figure.axes[0].lines if len(line.get_xdata()) == 3]
+    assert len(lines) == 2
+    assert sorted(round(float(line.get_ydata()[0]), 6) for line in lines) == [2.0, 6.0]

@@ -49,10 +49,18 @@ def palette(labels) -> dict[str, tuple]:
     colours = {}
     for family, hue in zip(families, hues):
         members = [label for label in labels if label.split("(")[0] == family]
-        # from the pure hue towards dark: never so light that it vanishes on white
-        shades = sns.dark_palette(hue, len(members) + 2, reverse=True)[: len(members)]
-        colours.update(zip(members, shades))
+        colours.update(zip(members, shades(hue, len(members))))
     return colours
+
+
+def shades(hue, count: int) -> list[tuple]:
+    """``count`` shades of ``hue`` spread from a tint (40% white) to a shade (55% black),
+    as far apart as they can be while the lightest still stands out on white."""
+    if count == 1:
+        return [tuple(hue)]
+    rgb = np.asarray(hue, dtype=float)
+    mix = np.linspace(-0.4, 0.55, count)  # < 0: towards white, > 0: towards black
+    return [tuple(rgb + (1 - rgb) * -m if m < 0 else rgb * (1 - m)) for m in mix]
 
 
 def markers(labels) -> dict[str, str]:
@@ -67,7 +75,11 @@ def spans_decades(values) -> bool:
 
 def set_scales(ax, data: pd.DataFrame, x: str, y: str, force_x: bool = False,
                force_y: bool = False) -> None:
-    """Log scale on each axis whose data spans decades (or when forced), with readable ticks."""
+    """Log scale on each axis whose data spans decades (or when forced), with readable ticks.
+
+    The view keeps a margin around the data, so that no marker is cut at the frame.
+    """
+    ax.margins(x=0.08, y=0.1)
     if force_x or spans_decades(data[x]):
         ax.set_xscale("log")
         readable_log_ticks(ax.xaxis, data[x], ax.get_xlim())
@@ -81,13 +93,19 @@ TICK_SERIES = [(1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
                (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)]
 
 
+#: Labelled powers of ten on one axis at most; a panel 3 inches tall holds six readably.
+MAX_LOG_TICKS = 6
+
+
 def log_ticks(lo: float, hi: float) -> tuple[list[float], bool]:
     """Ticks inside ``[lo, hi]`` on a log axis, and whether they are powers of ten."""
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
     for series in TICK_SERIES:
         ticks = [m * 10.0**k for k in decades for m in series if lo <= m * 10.0**k <= hi]
         if len(ticks) >= 3:
-            return ticks, len(series) == 1
+            # Over many decades, every 2nd, 3rd ... power: at most MAX_LOG_TICKS labels.
+            step = math.ceil(len(ticks) / MAX_LOG_TICKS) if len(series) == 1 else 1
+            return ticks[::step], len(series) == 1
     # Well under a decade wide: plain evenly spaced numbers read best.
     return [t for t in ticker.MaxNLocator(nbins=4).tick_values(lo, hi) if lo <= t <= hi], False
 
@@ -202,25 +220,33 @@ def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
 
 
 def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
-    """Time per estimate against estimates per call, log-log, device as line style."""
+    """Time per estimate against estimates per call, log-log, device (and seed) as line style.
+
+    A line joins the cells of one estimator, device, ``K`` and seed: runs of different
+    seeds stay separate lines, never one line zig-zagging between them.
+    """
     # One point per line and M: the run given last (seaborn would otherwise average runs).
+    line = ["problem_label", "estimator_label", "device", "num_samples", "seed"]
     rows = df[np.isfinite(df["time_per_estimate_s"])].drop_duplicates(
-        ["problem_label", "estimator_label", "device", "num_samples", "timed_estimates"],
-        keep="last")
+        [*line, "timed_estimates"], keep="last")
     rows = rows.assign(time_us=rows["time_per_estimate_s"] * 1e6,
                        estimator=rows["estimator_label"])
-    line = ["problem_label", "estimator_label", "device", "num_samples"]
     rows = lines_with(rows, line, "timed_estimates")
     if rows.empty:
         raise Skip("no estimator was timed at two or more numbers of estimates per call "
                    "(run a suite that varies M, e.g. `scaling`)")
     labels = sorted(rows["estimator_label"].unique())
-    devices = sorted(rows["device"].unique(), key=lambda d: (d != "cpu", d))
+    seeds = rows["seed"].nunique() > 1
+    rows = rows.assign(line=[f"{d} · seed {s}" if seeds else d
+                             for d, s in zip(rows["device"], rows["seed"])])
+    styles = sorted(rows["line"].unique(), key=lambda d: (not d.startswith("cpu"), d))
+    style = {"style": "line", "style_order": styles, "markers": True, "dashes": True}
+    if len(styles) == 1:
+        style = {"marker": "o"}
     grid = sns.relplot(data=rows, kind="line", x="timed_estimates", y="time_us",
                        col="problem_label", col_wrap=min(COL_WRAP, rows["problem_label"].nunique()),
-                       col_order=panel_order(rows, "problem_label"),
-                       hue="estimator", hue_order=labels, palette=palette(labels),
-                       style="device", style_order=devices, markers=True, dashes=True,
+                       col_order=panel_order(rows, "problem_label"), units=None,
+                       hue="estimator", hue_order=labels, palette=palette(labels), **style,
                        height=3.0, aspect=1.25, facet_kws={"sharex": False, "sharey": False})
     for panel, ax in grid.axes_dict.items():
         set_scales(ax, rows[rows["problem_label"] == panel], "timed_estimates", "time_us",
@@ -232,6 +258,26 @@ def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
     grid.figure.suptitle(f"Wall-clock time per estimate (median of torch.utils.benchmark; "
                          f"{devices_text})", y=1.02, fontsize="large")
     return grid.figure
+
+
+VARIANT_MARKERS = ["o", "s", "^", "D", "v", "P", "*"]
+
+
+def variant_labels(rows: pd.DataFrame) -> list[str]:
+    """What tells apart points of one estimator in one panel: ``K`` and the device, each
+    named only where the rows hold more than one (a one-entry legend says nothing)."""
+    parts = []
+    if rows["num_samples"].nunique() > 1:
+        parts.append([f"K={k}" for k in rows["num_samples"]])
+    if rows["device"].nunique() > 1:
+        parts.append(list(rows["device"]))
+    return [" · ".join(p) for p in zip(*parts)] if parts else [""] * len(rows)
+
+
+def variant_order(label: str) -> tuple:
+    """``K=2`` before ``K=16``, cpu before cuda."""
+    return tuple(int(part[2:]) if part.startswith("K=") else (part != "cpu", part)
+                 for part in label.split(" · "))
 
 
 def efficiency(df: pd.DataFrame) -> plt.Figure:
@@ -255,12 +301,17 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
     per_cell = per_cell.drop_duplicates(["problem_label", "estimator_label", "device",
                                          "num_samples"], keep="last")
     labels = sorted(per_cell["estimator_label"].unique())
-    devices = sorted(per_cell["device"].unique(), key=lambda d: (d != "cpu", d))
+    per_cell = per_cell.assign(variant=variant_labels(per_cell))
+    variants = sorted(per_cell["variant"].unique(), key=variant_order)
+    # never "x", which marks the biased
+    style = ({"style": "variant", "style_order": variants,
+              "markers": [VARIANT_MARKERS[i % len(VARIANT_MARKERS)] for i in range(len(variants))]}
+             if len(variants) > 1 else {})
     grid = sns.relplot(data=per_cell, kind="scatter", x="time_us", y="variance",
                        col="problem_label", col_order=order,
                        col_wrap=min(COL_WRAP, per_cell["problem_label"].nunique()),
                        hue="estimator", hue_order=labels, palette=palette(labels),
-                       style="device", style_order=devices, s=60, height=3.0, aspect=1.25,
+                       s=60, height=3.0, aspect=1.25, **style,
                        facet_kws={"sharex": False, "sharey": False}, zorder=3)
     for panel, ax in grid.axes_dict.items():
         here = per_cell[per_cell["problem_label"] == panel]
