@@ -31,6 +31,12 @@ class AdaptiveEstimator(Estimator):
 
     #: Adam step size for the state.
     adapt_lr: float = 1e-2
+    #: Steps a point measurement adapts before it freezes the state: REBAR's variance on
+    #: the bernoulli toys (dims 1 and 10, t = 0.45, 0.499) is within its standard error of
+    #: its value after 2,000 steps by 300 (16 estimates a step).
+    default_adapt_steps: int = 300
+    #: Estimates per adapt step.
+    adapt_batch: int = 16
 
     def init_state(self, state: dict[str, torch.Tensor]) -> None:
         """Register the state (leaf tensors) and its optimiser."""
@@ -62,3 +68,23 @@ class AdaptiveEstimator(Estimator):
         """The state as floats: scalars as they are, larger tensors by their norm."""
         return {k: float(v.detach()) if v.numel() == 1 else float(v.detach().norm())
                 for k, v in self.state.items()}
+
+
+def adapt_steps_for(estimator, steps: int | None) -> int:
+    """The adapt steps a point measurement takes: ``steps``, or the estimator's default
+    where it has state (0 for every stateless estimator)."""
+    stateful = isinstance(estimator, AdaptiveEstimator) and bool(getattr(estimator, "state", None))
+    if steps is None:
+        return estimator.default_adapt_steps if stateful else 0
+    _check_count("adapt_steps", steps, 0)
+    if steps and not stateful:
+        raise ValueError(f"adapt_steps={steps} for {estimator.label}, which has no state to "
+                         f"adapt; adapt_steps applies to adaptive estimators (e.g. rebar(tune=True))")
+    return steps
+
+
+def adapt_for(estimator: AdaptiveEstimator, problem, steps: int, num_samples: int,
+              generator: torch.Generator) -> list[float]:
+    """``steps`` adapt steps in a row; the mean squared norm of each step's estimates."""
+    return [estimator.adapt(problem, estimator.adapt_batch, num_samples, generator)
+            for _ in range(steps)]

@@ -171,6 +171,14 @@ class Estimator(abc.ABC):
     def check_num_samples(self, num_samples: int) -> None:
         """Hook for estimators that need several inner samples."""
 
+    def evaluations(self, problem, num_samples: int) -> int:
+        """Cost evaluations one estimate of ``num_samples`` inner samples spends on ``problem``:
+        what matched-cost comparisons hold equal. A gradient or a Hessian-vector product of
+        the cost counts as one evaluation (each is a small constant multiple of one; Griewank
+        & Walther 2008, "Evaluating Derivatives", ch. 4). Default:
+        ``num_samples * evaluations_per_sample``."""
+        return num_samples * self.evaluations_per_sample
+
     def copies_per_sample(self, problem) -> int:
         """Copies of a sample one inner sample evaluates the cost on (sizes the batched passes:
         the measure-valued estimator perturbs each coordinate in its own copy)."""

@@ -55,6 +55,12 @@ class DeltaMethod(Estimator):
     name = "delta_method"
     families = ("Normal",)
 
+    def evaluations(self, problem, num_samples: int) -> int:
+        """Per sample ``f(z_k)`` and one Hessian-vector product; per estimate ``f(mu)``,
+        ``grad f(mu)`` and ``D`` Hessian-vector products for ``diag H``: ``2 K + 2 + D``."""
+        dim = problem.params["loc"].shape[-1]
+        return 2 * num_samples + 2 + dim
+
     def check(self, distribution: Distribution) -> None:
         base, event_ndims = unwrap_independent(distribution)
         if type(base) is not Normal or event_ndims != 1:

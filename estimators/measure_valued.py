@@ -81,6 +81,10 @@ class MeasureValued(Estimator):
         # 2 evaluations x (loc, scale) x D coordinates, each on a full copy of the sample
         return 4 * sum(p.numel() for p in problem.params.values()) // 2
 
+    def evaluations(self, problem, num_samples: int) -> int:
+        """``4 D`` a sample: the positive and negative parts for each coordinate of loc and scale."""
+        return num_samples * self.copies_per_sample(problem)
+
     def __init__(self, **options):
         super().__init__(**options)
         if not isinstance(self.config["coupling"], bool):

@@ -1,8 +1,10 @@
 """Ranked advice: every applicable estimator on one problem at the same budget of cost evaluations.
 
 For a budget of ``N`` cost evaluations per estimate, each estimator runs with
-``K = floor(N / evaluations_per_sample)`` inner samples (DisARM: pairs,
-REBAR: three evaluations a sample) where it accepts that ``K``, and is
+the largest ``K`` whose estimate costs at most ``N`` on the problem
+(``Estimator.evaluations``: DisARM 2 a pair, REBAR 3 a sample, the
+measure-valued estimator ``4 D`` a sample, the delta method ``2 K + 2 + D``
+with its gradient and Hessian-vector products) where it accepts that ``K``, and is
 measured by ``suites.measure`` (``M`` estimates, one seed). Its figure of merit
 is the work-normalised variance (the "efficiency" of Glynn & Whitt 1992, "The
 asymptotic efficiency of simulation estimators", Operations Research 40(3)):
@@ -62,6 +64,15 @@ def default_num_estimates(problem, evaluations: int) -> int:
     return max(low, min(high, ELEMENTS // size))
 
 
+def samples_within(estimator, problem, budget: int) -> int:
+    """The largest ``K`` whose estimate costs at most ``budget`` evaluations on ``problem``
+    (``estimator.evaluations``, which grows with ``K``); 0 where one sample is over it."""
+    k = 0
+    while estimator.evaluations(problem, k + 1) <= budget:
+        k += 1
+    return k
+
+
 def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None, seed: int = 0,
            min_run_time: float = 0.2, variants: Sequence[tuple[str, dict]] | None = None,
            ) -> tuple[pd.DataFrame, list[str]]:
@@ -83,10 +94,10 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         label = estimator.label
         if not estimator.applies_to(problem):
             continue
-        k = evaluations // getattr(estimator, "evaluations_per_sample", 1)
+        k = samples_within(estimator, problem, evaluations)
         try:
             if k < 1:
-                raise ValueError(f"one sample costs {estimator.evaluations_per_sample} evaluations")
+                raise ValueError(f"one sample costs {estimator.evaluations(problem, 1)} evaluations")
             estimator.check_num_samples(k)
         except ValueError as error:
             skipped.append(f"{label}: not run at {evaluations} evaluations ({error})")
@@ -96,7 +107,7 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         trace_se = math.sqrt(float(((measured["variance_se"] * measured["numel"]) ** 2).sum()))
         per_estimate = float(measured["time_s"].iloc[0] / measured["timed_estimates"].iloc[0])
         rows.append({
-            "estimator": label, "K": k, "evaluations": k * getattr(estimator, "evaluations_per_sample", 1),
+            "estimator": label, "K": k, "evaluations": estimator.evaluations(problem, k),
             "variance": trace, "variance_se": trace_se, "time_per_estimate_s": per_estimate,
             "work_variance": trace * per_estimate, "work_variance_se": trace_se * per_estimate,
             "bias_norm": math.sqrt(float((measured["bias_norm"] ** 2).sum())),

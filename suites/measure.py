@@ -23,18 +23,22 @@ float rounding.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import functools
-import math
 import importlib.metadata
+import json
+import math
 import os
 import platform
 import subprocess
+import time
 
 import pandas as pd
 import torch
 import torch.utils.benchmark as benchmark
 
+from estimators.adaptive import adapt_for, adapt_steps_for
 from estimators.base import CHUNK_ELEMENTS, chunk_size
 
 from .exact import exact_moments
@@ -48,12 +52,16 @@ COLUMNS = [
     "mse", "time_s", "time_iqr_s", "timed_estimates", "threads", "package_version",
     "torch_version", "device_name", "git_commit", "utc_time",
     "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
-    "exact_rel_error", "nonfinite", "timing_samples",
+    "exact_rel_error", "nonfinite", "timing_samples", "adapt_steps", "adapt_time_s", "adapted_state",
 ]
 #: Columns that runs stored before they existed lack; read as NaN ("not computed").
 EXACT_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
                  "exact_rel_error"]
-OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite", "timing_samples"]
+#: The adaptation before a point measurement (adaptive estimators; 0, NaN and "" otherwise).
+ADAPT_COLUMNS = ["adapt_steps", "adapt_time_s", "adapted_state"]
+OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite", "timing_samples"] + ADAPT_COLUMNS
+#: The adaptation's generator is seeded this far from the estimates' (seed) and the timer's (seed + 1).
+ADAPT_SEED_OFFSET = 2
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -229,7 +237,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
             device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None,
             chunk_size: int | None = None, min_run_time: float = 0.2,
             suite: str = "", exact: bool | None = None,
-            time_full_call: bool = False) -> pd.DataFrame:
+            time_full_call: bool = False, adapt_steps: int | None = None) -> pd.DataFrame:
     """Measure ``estimator`` on ``problem``: a tidy DataFrame, one row per parameter.
 
     ``num_estimates`` independent estimates, each averaging ``num_samples``
@@ -253,6 +261,18 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     problem = problem.to(device=target, dtype=resolve_dtype(dtype))
     estimator.check(problem.distribution(problem.params))
     estimator.check_num_samples(num_samples)
+
+    steps = adapt_steps_for(estimator, adapt_steps)
+    adapt_time_s, adapted_state = math.nan, ""
+    if steps:
+        estimator = copy.deepcopy(estimator)
+        adapt_generator = torch.Generator(device=target).manual_seed(seed + ADAPT_SEED_OFFSET)
+        start = time.perf_counter()
+        adapt_for(estimator, problem, steps, num_samples, adapt_generator)
+        if target.type == "cuda":
+            torch.cuda.synchronize(target)
+        adapt_time_s = time.perf_counter() - start
+        adapted_state = json.dumps(estimator.state_summary(), sort_keys=True)
 
     reference, reference_se = problem.reference_gradient()
     chunk = min(num_estimates, chunk_size or default_chunk_size(problem, num_samples))
@@ -302,7 +322,8 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "num_estimates": num_estimates, "num_samples": num_samples, "seed": seed,
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
         "timing_samples": timing_samples,
-        "timed_estimates": timed_estimates, **run_metadata(target),
+        "timed_estimates": timed_estimates, "adapt_steps": steps, "adapt_time_s": adapt_time_s,
+        "adapted_state": adapted_state, **run_metadata(target),
     }
     rows = [
         {**common, "param": name, "nonfinite": nonfinite[name],

@@ -14,12 +14,25 @@ holds what the CLI needs on top of them:
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 from typing import Iterable, Sequence
 
 import estimators
 
 from . import grids, problems
+from .advise import samples_within
 from .grids.base import Cell
+
+
+@functools.lru_cache(maxsize=None)
+def _built(name: str, canonical_config: str):
+    return problems.get(name, **json.loads(canonical_config))
+
+
+def built(name: str, config: dict):
+    """The problem ``name(**config)``, built once per process (a VAE trains at construction)."""
+    return _built(name, json.dumps(config, sort_keys=True))
 
 
 def origins() -> list[tuple[str, str, str, str]]:
@@ -61,14 +74,57 @@ def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
         if name in held_estimators:
             continue
         estimator = estimators.get(name)
-        per_sample = getattr(estimator, "evaluations_per_sample", 1)
+        seen = set()
+        for cell in cells:
+            problem = built(cell.problem, cell.problem_config)
+            # The grid's budgets of cost evaluations are those of its one-evaluation-a-sample
+            # estimators (DisARM's pairs and REBAR's triples are fitted into the same budgets).
+            held = estimators.get(cell.estimator, **cell.estimator_config)
+            if (not estimator.applies_to(problem)
+                    or held.evaluations(problem, cell.num_samples) != cell.num_samples):
+                continue
+            k = samples_within(estimator, problem, cell.num_samples)
+            key = (cell.problem, grids.base._canonical(cell.problem_config), cell.device,
+                   cell.num_estimates, k, cell.seed)
+            if key in seen or k < 1:
+                continue
+            seen.add(key)
+            try:
+                estimator.check_num_samples(k)
+            except ValueError:
+                continue
+            added.append(dataclasses.replace(cell, estimator=name, estimator_config={},
+                                             num_samples=k))
+    for name in problem_names:
+        problems.get(name)
+
+
+def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
+                    problem_names: Iterable[str] = ()) -> list[Cell]:
+    """``cells`` plus cells for the names the grid does not hold, on the grid's other axes.
+
+    A new estimator runs at every distinct (problem, config, device, M, seed) of the
+    grid where it applies, at the grid's budgets of cost evaluations there (the ``K`` of
+    its one-evaluation-a-sample estimators, divided by the new estimator's
+    ``evaluations_per_sample``); a new problem with every distinct (estimator, options,
+    device, M, K, seed) of the grid that applies to it.
+    """
+    held_estimators = {c.estimator for c in cells}
+    held_problems = {c.problem for c in cells}
+    added = []
+    for name in estimator_names:
+        if name in held_estimators:
+            continue
+        estimator = estimators.get(name)
         seen = set()
         for cell in cells:
             # The grid's budgets of cost evaluations are those of its one-evaluation-a-sample
             # estimators (DisARM's pairs and REBAR's triples are fitted into the same budgets).
             if getattr(estimators.get(cell.estimator), "evaluations_per_sample", 1) != 1:
                 continue
-            k = cell.num_samples // per_sample
+            from .advise import samples_within  # the same budget rule as `advise`
+            k = samples_within(estimator, problems.get(cell.problem, **cell.problem_config),
+                               cell.num_samples)
             key = (cell.problem, grids.base._canonical(cell.problem_config), cell.device,
                    cell.num_estimates, k, cell.seed)
             if key in seen or k < 1:

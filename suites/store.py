@@ -35,7 +35,7 @@ BOOL_COLUMNS = ["biased"]
 STRING_COLUMNS = [
     "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
     "dtype", "reference", "package_version", "torch_version", "device_name", "git_commit",
-    "utc_time", KEY_COLUMN,
+    "utc_time", KEY_COLUMN, "adapted_state",
 ]
 NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
 
@@ -109,7 +109,8 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
         raise ValueError(f"{csv}: truncated (its last line is incomplete); restore it from a "
                          f"backup, or delete the incomplete line to resume without that cell")
     # Columns added after a run was stored were not computed for it: NaN, never a guess.
-    table = table.assign(**{c: float("nan") for c in OPTIONAL_COLUMNS if c not in table})
+    table = table.assign(**{c: "" if c in STRING_COLUMNS else float("nan")
+                            for c in OPTIONAL_COLUMNS if c not in table})
     return _typed(table, csv)
 
 

@@ -21,10 +21,12 @@ def test_rebar_tune_lowers_variance_on_the_bernoulli_toy_and_stays_unbiased():
     # eta = 0 starts at REINFORCE; tuning must find a useful eta.
     prob = suites.problems.get("bernoulli", dim=5)
     est = estimators.get("rebar", tune=True, eta=0.0, temperature=1.0)
-    before = suites.measure(prob, est, num_estimates=20_000, seed=6, min_run_time=0).iloc[0]
+    before = suites.measure(prob, est, num_estimates=20_000, seed=6, min_run_time=0,
+                            adapt_steps=0).iloc[0]
     adapted(est, prob, steps=300)
     state = est.state_summary()
-    after = suites.measure(prob, est, num_estimates=20_000, seed=7, min_run_time=0).iloc[0]
+    after = suites.measure(prob, est, num_estimates=20_000, seed=7, min_run_time=0,
+                           adapt_steps=0).iloc[0]
     assert est.state_summary() == state  # measuring never changes the state
     assert state["eta"] > 0.3
     assert after["variance"] + 5 * after["variance_se"] < before["variance"] - 5 * before["variance_se"]
@@ -50,3 +52,36 @@ def test_rebar_tune_and_fixed_give_the_same_estimates_at_the_same_state():
     b = tuned(prob, 50, num_samples=2, generator=torch.Generator().manual_seed(1))
     for k in a:
         torch.testing.assert_close(a[k], b[k])
+
+
+def test_a_point_measurement_adapts_a_copy_first_then_freezes_and_records_it():
+    import json
+    prob = suites.problems.get("bernoulli", dim=5)
+    est = estimators.get("rebar", tune=True, eta=0.0, temperature=1.0)
+    untouched = est.state_summary()
+    frozen = suites.measure(prob, est, num_estimates=20_000, seed=6, min_run_time=0,
+                            adapt_steps=0).iloc[0]
+    tuned = suites.measure(prob, est, num_estimates=20_000, seed=6, min_run_time=0).iloc[0]
+    assert est.state_summary() == untouched  # the caller's estimator is not adapted
+    assert frozen["adapt_steps"] == 0 and tuned["adapt_steps"] == est.default_adapt_steps == 300
+    assert tuned["adapt_time_s"] > 0 and frozen["adapt_time_s"] != frozen["adapt_time_s"]
+    state = json.loads(tuned["adapted_state"])
+    assert set(state) == {"eta", "log_temperature"} and state["eta"] > 0.3
+    # the same adaptation by hand, from the generator measure() seeds it with, gives that state
+    from suites.measure import ADAPT_SEED_OFFSET
+    by_hand = estimators.get("rebar", tune=True, eta=0.0, temperature=1.0)
+    g = torch.Generator().manual_seed(6 + ADAPT_SEED_OFFSET)
+    for _ in range(300):
+        by_hand.adapt(prob, by_hand.adapt_batch, 1, g)
+    assert by_hand.state_summary() == pytest.approx(state, rel=1e-6)
+    assert tuned["variance"] + 5 * tuned["variance_se"] < frozen["variance"] - 5 * frozen["variance_se"]
+    assert tuned["max_abs_z"] < 5
+
+
+def test_adapt_steps_for_a_stateless_estimator_is_an_error():
+    with pytest.raises(ValueError, match="has no state to adapt"):
+        suites.measure(suites.problems.get("bernoulli"), estimators.get("disarm"), 100,
+                       adapt_steps=10, min_run_time=0)
+    with pytest.raises(ValueError, match="adapt_steps must be an integer >= 0"):
+        suites.measure(suites.problems.get("bernoulli"), estimators.get("rebar", tune=True), 100,
+                       adapt_steps=-1, min_run_time=0)

@@ -26,7 +26,11 @@ def test_table_ranks_unbiased_by_work_variance(poisson_advice):
     # every estimator that applies at 4 evaluations: the example plugin by its entry point too
     assert {"reparam", "score_function(baseline=loo)", "score_function_median"} <= set(table["estimator"])
     assert set(table["K"]) == {4}
-    assert skipped == []
+    # at 4 evaluations on a 2-D Gaussian: one measure-valued sample costs 4 D = 8, the delta
+    # method's gradient and D Hessian-vector products 2 + 2 more than its 2 K
+    assert sorted(skipped) == [
+        "delta_method: not run at 4 evaluations (one sample costs 6 evaluations)",
+        "measure_valued: not run at 4 evaluations (one sample costs 8 evaluations)"]
 
 
 def test_total_variance_is_the_trace_of_the_estimates_covariance():
@@ -62,3 +66,19 @@ def test_advise_cli_on_an_ad_hoc_problem_and_a_bad_budget():
     assert "Caveats:" in result.output and "Use " in result.output
     result = CliRunner().invoke(main, args[:-1] + ["0"])
     assert result.exit_code == 2 and "--evaluations must be an integer >= 1, got 0" in result.output
+
+
+def test_budgets_count_each_estimators_own_cost_on_the_problem():
+    import estimators
+    from suites.advise import samples_within
+    prob = suites.problems.get("gaussian", dim=10)
+    mv, dm = estimators.get("measure_valued"), estimators.get("delta_method")
+    assert mv.evaluations(prob, 1) == 40 and mv.evaluations(prob, 3) == 120   # 4 D a sample
+    assert dm.evaluations(prob, 2) == 2 * 2 + 2 + 10      # f and an HVP a sample; f, grad, D HVPs
+    assert samples_within(mv, prob, 4) == 0 and samples_within(mv, prob, 80) == 2
+    assert samples_within(dm, prob, 16) == 2 and samples_within(dm, prob, 13) == 0
+    assert samples_within(estimators.get("disarm"), suites.problems.get("bernoulli"), 5) == 2
+    table, skipped = suites.advise.advise(prob, 4, 200, min_run_time=0,
+                                          variants=[("measure_valued", {}), ("score_function", {})])
+    assert list(table["estimator"]) == ["score_function"]
+    assert skipped == ["measure_valued: not run at 4 evaluations (one sample costs 40 evaluations)"]

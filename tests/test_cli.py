@@ -184,7 +184,9 @@ def test_estimator_variants_are_selected_by_the_labels_tables_show():
     assert result.exit_code == 0, result.output
     lines = [l for l in result.output.splitlines() if " x " in l]
     assert lines and all("gumbel_softmax(temperature=0.5)" in l or " x rebar" in l for l in lines)
-    assert sum(" x rebar" in l for l in lines) == 3  # dims 1, 10, 100
+    # dims 1, 10, 100; the bare name picks every option setting: rebar and rebar(tune=True)
+    assert sum(" x rebar on" in l for l in lines) == 3
+    assert sum(" x rebar(tune=True) on" in l for l in lines) == 3
 
 
 def test_the_printed_table_fits_an_80_column_terminal(tmp_path):

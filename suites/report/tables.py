@@ -19,6 +19,7 @@ from .runs import repeated
 ROW_LEVELS = {"device": "device", "num_samples": "K", "num_estimates": "M", "seed": "seed",
               "run": "run"}
 VARIANCE, BIAS, TIME = "variance", "‖bias‖", "µs/estimate"
+ADAPTED = "adapted"
 EXACT_VARIANCE, EXACT_BIAS = "exact variance (z)", "exact ‖bias‖"
 PM = " ± "
 
@@ -62,6 +63,13 @@ def fmt_exact(value: float, z: float) -> str:
     if not math.isfinite(value):
         return "–"
     return f"{value:.4g} ({z:+.1f})".replace("(-", "(−")
+
+
+def fmt_adapted(steps: float, seconds: float) -> str:
+    """``300 in 0.39 s``: the adapt steps taken before the measurement, and their time."""
+    if not (steps == steps and steps > 0):
+        return "–"
+    return f"{int(steps)} in {seconds:.2g} s" if math.isfinite(seconds) else f"{int(steps)}"
 
 
 def fmt_time(seconds: float) -> str:
@@ -118,6 +126,12 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
     per_cell = group.drop_duplicates(levels).set_index(levels)["time_per_estimate_s"]
     cells[("", TIME)] = [fmt_time(per_cell.get(_key(k), float("nan"))) for k in keys]
     bold[("", TIME)] = [False] * len(keys)
+    if group["adapt_steps"].fillna(0).gt(0).any():
+        adapted = group.drop_duplicates(levels).set_index(levels)
+        text = {k: fmt_adapted(r.adapt_steps, r.adapt_time_s)
+                for k, r in zip(adapted.index, adapted.itertuples())}
+        cells[("", ADAPTED)] = [text.get(_key(k), "") for k in keys]
+        bold[("", ADAPTED)] = [False] * len(keys)
     index = pd.MultiIndex.from_tuples(keys, names=[header(c) for c in levels])
     columns = pd.MultiIndex.from_tuples(list(cells))
     return Table(suite, label, table_note(group, levels),
@@ -159,7 +173,9 @@ LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standa
           f"estimator's true variance and bias, by quadrature or enumeration over its noise "
           f"(suites.exact; where one estimate's noise is a few variates), with the z-score "
           f"(variance − exact) / se; µs/estimate: median wall-clock time of one "
-          f"estimator call divided by the estimates it returned.")
+          f"estimator call divided by the estimates it returned; adapted: the adapt steps an "
+          f"adaptive estimator took (and their wall-clock time) before its state was frozen "
+          f"for the measurement.")
 
 
 # --- renderers ---------------------------------------------------------------------------
