@@ -77,8 +77,12 @@ def list_cmd():
         click.echo(f"warning: {line}", err=True)
 
 
+#: Options of ``run`` that set how a cell runs rather than which cells run.
+TRAIN_OPTIONS = ("steps", "seeds", "grad_variance")
+RUN_OPTIONS = ("min_run_time", "threads") + TRAIN_OPTIONS
 #: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
 RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num_samples", "seed",
+            "steps", "seeds", "grad_variance",
             "min_run_time", "threads")
 
 
@@ -107,11 +111,17 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
               help="Where cells run: in this process, or as Ray tasks (the ray extra).")
 @click.option("--address", default=None,
               help="Ray cluster address (e.g. auto, or ray://host:10001) [default: start a local instance].")
-@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="train suite: Adam steps per curve.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="train suite: seeds per cell.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="train suite: Adam steps per curve [default: 1,000].")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="train suite: seeds 0..N-1 per (problem, estimator) [default: 3].")
+@click.option("--grad-variance", type=click.IntRange(min=0), default=None,
+              help="train suite: extra estimates at each logged step for the gradient's variance "
+                   "[default: 0, off].")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
-        min_run_time, threads, out, resume, dry_run, grid, backend, address, steps, seeds):
+        min_run_time, threads, out, resume, dry_run, grid, backend, address, steps, seeds,
+        grad_variance):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     import torch
 
@@ -120,22 +130,13 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
     from .sweep import Sweep, load_run, open_run, select_cells
 
     echo_progress_messages()
-    if suite == "train":
-        from .train import run_train
-        try:
-            table = run_train(out or resume or store.default_run_dir("train", store.utc_now()),
-                              problem_names, estimator_names, steps=steps, seeds=seeds)
-        except ValueError as error:
-            raise BadInput(str(error)) from None
-        click.echo(table.groupby(["problem", "estimator", "step"])["objective"].mean().to_string())
-        return
     if out and resume:
         raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
                # a device given twice would measure every cell twice
                "devices": list(dict.fromkeys(devices)), "num_estimates": num_estimates,
                "num_samples": num_samples, "seed": seed, "min_run_time": min_run_time,
-               "threads": threads}
+               "threads": threads, "steps": steps, "seeds": seeds, "grad_variance": grad_variance}
     try:
         suite = plugins.use_grid(grid, suite) if grid else suite
         meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
@@ -146,8 +147,14 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
             raise ValueError(f"--min-run-time must be a finite number >= 0, got {options['min_run_time']}")
         if options["threads"] is not None and options["threads"] < 1:
             raise ValueError(f"--threads must be >= 1, got {options['threads']}")
-        selection = {k: v for k, v in options.items() if k not in ("min_run_time", "threads")}
+        selection = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
         cells = select_cells(suite, **selection)
+        if suite == "train":
+            from .train import configured
+            cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])
+        elif any(options[k] is not None for k in TRAIN_OPTIONS):
+            raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
+                             f"not to {suite!r}")
         if address and backend != "ray":
             raise ValueError("--address names a Ray cluster: give it with --backend ray")
         runner = backends.get(backend, **({"address": address} if address else {}))
@@ -175,7 +182,12 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
             table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
     finally:
         torch.set_num_threads(threads_before)
-    click.echo(format_summary(table, shutil.get_terminal_size((80, 24)).columns))
+    width = shutil.get_terminal_size((80, 24)).columns
+    if suite == "train":
+        from .summary import format_train_summary
+        click.echo(format_train_summary(table, width))
+    else:
+        click.echo(format_summary(table, width))
     click.echo(f"results: {run_dir / store.RESULTS}", err=True)
 
 
@@ -198,7 +210,8 @@ def command_line(ctx) -> str:
 
 #: Options that set what a cell measures: a resumed run must keep them, or one table would
 #: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
-SETTINGS = {"num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
+SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
+            "num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
             "min_run_time": "--min-run-time", "threads": "--threads"}
 
 

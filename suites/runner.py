@@ -18,7 +18,10 @@ def full_call_timing(suite: str) -> bool:
 
 
 def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataFrame:
-    """Measure one cell: its rows (one per parameter)."""
+    """Measure one cell: its rows (one per parameter); a training cell: its rows per logged step."""
+    if cell.settings.get("kind") == "train":
+        from .train import train_cell
+        return train_cell(cell)
     return measure(
         problems.get(cell.problem, **cell.problem_config),
         estimators.get(cell.estimator, **cell.estimator_config),

@@ -22,6 +22,7 @@ import torch
 
 from .atomic import atomic_write_text, write_json
 from .grids import Cell
+from .train import TRAIN_COLUMNS
 from .measure import COLUMNS, OPTIONAL_COLUMNS, cpu_name, device_name, git_commit, package_version, resolve_device
 
 RESULTS = "results.csv"
@@ -38,6 +39,12 @@ STRING_COLUMNS = [
     "utc_time", KEY_COLUMN, "adapted_state",
 ]
 NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
+#: A training run's table (``suites.train``): one row per logged step.
+TRAIN_STORED_COLUMNS = TRAIN_COLUMNS + [KEY_COLUMN]
+TRAIN_STRING_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config",
+                        "device", "state", "package_version", "torch_version", "device_name",
+                        "git_commit", "utc_time", KEY_COLUMN]
+TRAIN_NUMERIC_COLUMNS = [c for c in TRAIN_COLUMNS if c not in TRAIN_STRING_COLUMNS]
 
 
 # --- the results table -------------------------------------------------------------------
@@ -59,7 +66,8 @@ def empty_table() -> pd.DataFrame:
 def append_cell(run_dir: str | os.PathLike, table: pd.DataFrame, cell: Cell,
                 rows: pd.DataFrame) -> pd.DataFrame:
     """``table`` plus ``cell``'s rows, rewritten atomically to ``run_dir/results.csv``; the new table."""
-    rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[STORED_COLUMNS]
+    columns = TRAIN_STORED_COLUMNS if "step" in rows.columns else STORED_COLUMNS
+    rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[columns]
     table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
     atomic_write_text(Path(run_dir) / RESULTS, table_csv(table))
     return table
@@ -91,6 +99,8 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
         raise ValueError(f"{csv}: empty file, not a mcgradbench results table") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
+    if "step" in header:
+        return read_train_results(csv, header, require_key)
     required = STORED_COLUMNS if require_key else COLUMNS
     missing = [c for c in required if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
@@ -112,6 +122,28 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
     table = table.assign(**{c: "" if c in STRING_COLUMNS else float("nan")
                             for c in OPTIONAL_COLUMNS if c not in table})
     return _typed(table, csv)
+
+
+def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
+    """A training run's validated table (``read_results`` of a run whose rows have ``step``)."""
+    required = TRAIN_STORED_COLUMNS if require_key else TRAIN_COLUMNS
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(f"{csv}: not a mcgradbench training table (missing columns: "
+                         f"{', '.join(missing[:6])})")
+    try:
+        table = pd.read_csv(csv, keep_default_na=False,
+                            dtype={c: str for c in TRAIN_STRING_COLUMNS if c in header},
+                            na_values={c: ["", "nan", "NaN"] for c in TRAIN_NUMERIC_COLUMNS})
+    except (ValueError, pd.errors.ParserError) as error:
+        raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
+    if not csv.read_bytes().endswith(b"\n") or (len(table) and table.iloc[-1].isna().all()):
+        raise ValueError(f"{csv}: truncated (its last line is incomplete); restore it from a "
+                         f"backup, or delete the incomplete line to resume without that cell")
+    for column in TRAIN_NUMERIC_COLUMNS:
+        if len(table) and not pd.api.types.is_numeric_dtype(table[column]):
+            raise ValueError(f"{csv}: column {column!r} holds non-numbers")
+    return table
 
 
 def _typed(table: pd.DataFrame, csv: Path) -> pd.DataFrame:

@@ -79,3 +79,31 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
     legend = "* significantly biased (largest per-coordinate |z| beyond the Bonferroni threshold)"
     return "\n\n".join(blocks) + ("\n\n" + textwrap.fill(legend, width)
                                    if view["‖bias‖"].str.endswith("*").any() else "")
+
+
+def format_train_summary(table: pd.DataFrame, width: int) -> str:
+    """The final objective of each training cell: mean ± standard error across seeds."""
+    from tabulate import tabulate
+
+    from .train import final_objectives
+
+    final = final_objectives(table)
+    view = pd.DataFrame({
+        "problem": [problem_label(n, c) for n, c in zip(final["problem"], final["problem_config"])],
+        "estimator": [estimator_label(n, c) for n, c in zip(final["estimator"], final["estimator_config"])],
+        "steps": final["step"].astype(int), "seeds": final["seeds"],
+        "final objective": [f"{m:.4g}±{s:.2g}" if s == s else f"{m:.4g}"
+                            for m, s in zip(final["objective"], final["objective_se"])],
+        "seconds": [f"{t:.3g}" for t in final["seconds"]],
+    })
+    blocks = []
+    for problem, block in view.groupby("problem", sort=False):
+        block = block.drop(columns="problem")
+        others = sum(max(len(h) + 2, block[h].astype(str).str.len().max()) + 2
+                     for h in block.columns if h != "estimator")
+        label_width = max(10, width - others - 1)
+        block = block.assign(estimator=[wrap_label(e, label_width) for e in block["estimator"]])
+        blocks.append(f"{problem} · final objective (mean ± se over seeds); seconds: one curve\n"
+                      + tabulate(block.values.tolist(), headers=list(block.columns),
+                                 tablefmt="simple", disable_numparse=True))
+    return "\n\n".join(blocks)

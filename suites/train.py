@@ -10,14 +10,25 @@ the exact objective ``F(theta)`` and the adaptive state.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import time
+from typing import Sequence
 
 import pandas as pd
 import torch
 
 from estimators.adaptive import AdaptiveEstimator
 
-TRAIN_COLUMNS = ["problem", "estimator", "seed", "step", "seconds", "objective", "num_samples", "lr"]
+#: Columns of a training run's ``results.csv``: one row per logged step.
+TRAIN_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config", "device",
+                 "num_samples", "seed", "lr", "step", "seconds", "objective", "grad_variance",
+                 "state", "evaluations", "threads", "package_version", "torch_version",
+                 "device_name", "git_commit", "utc_time"]
+#: The gradient-variance estimates draw from a generator this far from the training seed,
+#: so that asking for them leaves the training curve as it is.
+VARIANCE_SEED_OFFSET = 1_000_003
 
 
 class ExactGradient:
@@ -31,78 +42,152 @@ class ExactGradient:
 
 
 def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_samples: int = 1,
-          log_every: int = 10) -> pd.DataFrame:
-    """One training curve; ``problem.params`` is restored on exit. Rows at step 0, every ``log_every`` and the last."""
-    for name, value in (("steps", steps), ("log_every", log_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+          log_every: int = 10, variance_estimates: int = 0) -> pd.DataFrame:
+    """One training curve; ``problem.params`` is restored on exit.
+
+    Rows at step 0, every ``log_every`` steps and the last: ``step``, ``seconds`` (in
+    estimation, adaptation and the Adam update; logging excluded), the exact
+    ``objective``, the adaptive ``state`` (JSON) and, with ``variance_estimates >= 2``,
+    ``grad_variance``: the mean per-coordinate variance of that many extra estimates at
+    the current parameters (from a generator of their own: the curve does not change).
+    """
+    for name, value, low in (("steps", steps, 1), ("log_every", log_every, 1),
+                             ("variance_estimates", variance_estimates, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if variance_estimates == 1:
+        raise ValueError("variance_estimates must be 0 (off) or >= 2 (a variance needs two estimates)")
     start = problem.params
+    device = next(iter(start.values())).device
     params = {k: v.detach().clone().requires_grad_(True) for k, v in start.items()}
     optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    variance_generator = torch.Generator(device=device).manual_seed(seed + VARIANCE_SEED_OFFSET)
     adaptive = isinstance(estimator, AdaptiveEstimator) and bool(estimator.state)
     rows, seconds = [], 0.0
 
     def log(step):
+        current = {k: v.detach() for k, v in params.items()}
         with torch.no_grad():
-            objective = float(problem.expectation({k: v.detach() for k, v in params.items()}))
-        state = estimator.state_summary() if adaptive else {}
-        rows.append({"problem": problem.label, "estimator": estimator.label, "seed": seed,
-                     "step": step, "seconds": seconds, "objective": objective,
-                     "num_samples": num_samples, "lr": lr,
-                     **{f"state.{k}": v for k, v in state.items()}})
+            objective = float(problem.expectation(current))
+        variance = math.nan
+        if variance_estimates:
+            problem.params = current
+            grads = estimator(problem, variance_estimates, num_samples, variance_generator)
+            flat = torch.cat([g.reshape(variance_estimates, -1) for g in grads.values()], 1)
+            variance = float(flat.var(0).mean())
+        rows.append({"step": step, "seconds": seconds, "objective": objective,
+                     "grad_variance": variance,
+                     "state": json.dumps(estimator.state_summary(), sort_keys=True) if adaptive else ""})
 
     try:
         problem.params = params
         log(0)
         for step in range(1, steps + 1):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             t0 = time.perf_counter()
             problem.params = {k: v.detach() for k, v in params.items()}
             grads = estimator(problem, 1, num_samples=num_samples, generator=generator)
-            if adaptive:
+            if adaptive:  # after the estimate: it never saw its own sample in its state
                 estimator.adapt(problem, num_estimates=1, num_samples=num_samples, generator=generator)
             optimizer.zero_grad()
             for name, p in params.items():
                 p.grad = grads[name][0].detach().clone()
             optimizer.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             seconds += time.perf_counter() - t0
             if step % log_every == 0 or step == steps:
                 log(step)
     finally:
         problem.params = start
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(seed=seed, lr=lr, num_samples=num_samples)
 
 
-#: Default cells of ``mcgradbench run train``: problem name -> (num_samples, lr).
-DEFAULT_PROBLEMS = {"linear_vae": (4, 2e-2)}
-
-
-def run_train(out, problem_names=(), estimator_names=(), steps: int = 300, seeds: int = 3,
-              log_every: int = 10) -> pd.DataFrame:
-    """Train every (problem, applicable estimator, seed) cell; ``out/results.csv`` rewritten atomically after each cell, finished cells skipped."""
-    from pathlib import Path
-
+def train_cell(cell) -> pd.DataFrame:
+    """The rows of one training cell (``Cell.settings``: ``steps``, ``lr``, ``log_every``,
+    ``variance_estimates``), with the run metadata every row carries."""
     import estimators as registry
-    import suites.problems
 
-    from .atomic import atomic_write_text
-    path = Path(out) / "results.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=TRAIN_COLUMNS)
-    for name in problem_names or DEFAULT_PROBLEMS:
-        problem = suites.problems.get(name)
-        num_samples, lr = DEFAULT_PROBLEMS.get(name, (4, 1e-2))
-        for est_name in estimator_names or registry.names():
-            estimator = registry.get(est_name)
-            if not estimator.applies_to(problem):
-                continue
-            for seed in range(seeds):
-                done = ((table["problem"] == problem.label) & (table["estimator"] == estimator.label)
-                        & (table["seed"] == seed)).any()
-                if done:
-                    continue
-                curve = train(problem, registry.get(est_name), steps, seed=seed, lr=lr,
-                              num_samples=num_samples, log_every=log_every)
-                table = pd.concat([table, curve], ignore_index=True)
-                atomic_write_text(path, table.to_csv(index=False))
-    return table
+    from . import problems
+    from .measure import resolve_device, run_metadata
+
+    device = resolve_device(cell.device)
+    problem = problems.get(cell.problem, **cell.problem_config).to(device=device)
+    estimator = registry.get(cell.estimator, **cell.estimator_config)
+    settings = cell.settings
+    curve = train(problem, estimator, settings["steps"], seed=cell.seed, lr=settings["lr"],
+                  num_samples=cell.num_samples, log_every=settings["log_every"],
+                  variance_estimates=settings["variance_estimates"])
+    return curve.assign(
+        suite="train", problem=problem.name, problem_config=problem.config_json,
+        estimator=estimator.name, estimator_config=estimator.config_json, device=str(device),
+        evaluations=estimator.evaluations(problem, cell.num_samples), **run_metadata(device),
+    )[TRAIN_COLUMNS]
+
+
+#: The problems of ``mcgradbench run train`` with their Adam step sizes.
+TRAIN_PROBLEMS = (("linear_vae", {}, 2e-2), ("bernoulli_vae", {"latent_dim": 8}, 1e-2))
+#: Every estimator at a budget of 4 cost evaluations a step (as in the core grid): K = 4
+#: samples, DisARM and ARM 2 antithetic pairs, REBAR and RELAX 1 sample (3 evaluations),
+#: the Gumbel family at temperature 0.5 (Gumbel-Rao with its 10 conditional draws).
+TRAIN_ESTIMATORS = (("score_function", {"baseline": "none"}, 4), ("score_function", {"baseline": "loo"}, 4),
+                    ("nvil", {}, 4), ("reparam", {}, 4), ("disarm", {}, 2), ("arm", {}, 2),
+                    ("rebar", {}, 1), ("rebar", {"tune": True}, 1), ("relax", {}, 1),
+                    ("gumbel_softmax", {"temperature": 0.5}, 4),
+                    ("straight_through_gumbel", {"temperature": 0.5}, 4),
+                    ("gumbel_rao", {"temperature": 0.5}, 4))
+DEFAULT_STEPS, DEFAULT_SEEDS, LOG_EVERY = 1000, 3, 20
+
+
+def train_cells(devices: Sequence[str]) -> list:
+    """The default grid: every applicable (problem, estimator) at seed 0, ``DEFAULT_STEPS``."""
+    import estimators as registry
+
+    from . import problems
+    from .grids.base import Cell
+
+    known = set(registry.names())
+    cells = []
+    for (pname, pconfig, lr), device in ((p, d) for p in TRAIN_PROBLEMS for d in devices):
+        problem = problems.get(pname, **pconfig)
+        for ename, options, k in TRAIN_ESTIMATORS:
+            if ename in known and registry.get(ename, **options).applies_to(problem):
+                cells.append(Cell(pname, dict(pconfig), ename, dict(options), device, 1, k, 0,
+                                  {"kind": "train", "steps": DEFAULT_STEPS, "lr": lr,
+                                   "log_every": LOG_EVERY, "variance_estimates": 0}))
+    return cells
+
+
+def configured(cells: Sequence, steps: int | None = None, seeds: int | None = None,
+               variance_estimates: int | None = None) -> list:
+    """``cells`` at ``steps`` Adam steps, each at seeds ``0 .. seeds - 1``, with
+    ``variance_estimates`` extra estimates at each logged step (None: the defaults,
+    ``DEFAULT_SEEDS`` seeds and the cells' own steps and variance estimates)."""
+    seeds = DEFAULT_SEEDS if seeds is None else seeds
+    out = []
+    for cell in cells:
+        settings = dict(cell.settings)
+        if steps is not None:
+            settings["steps"] = steps
+            settings["log_every"] = max(1, min(LOG_EVERY, steps // 10))
+        if variance_estimates is not None:
+            settings["variance_estimates"] = variance_estimates
+        for seed in range(seeds):
+            out.append(dataclasses.replace(cell, seed=seed, settings=settings))
+    return out
+
+
+def final_objectives(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (problem, estimator): the objective at the last step, mean and standard error
+    across seeds, the seeds, and the seconds a curve took (mean)."""
+    last = table.sort_values("step").groupby(["problem", "problem_config", "estimator",
+                                              "estimator_config", "device", "seed"],
+                                             sort=False).tail(1)
+    grouped = last.groupby(["problem", "problem_config", "estimator", "estimator_config", "device"],
+                           sort=False)
+    return grouped.agg(step=("step", "max"), seeds=("seed", "nunique"), evaluations=("evaluations", "first"),
+                       objective=("objective", "mean"), objective_sd=("objective", "std"),
+                       seconds=("seconds", "mean")).reset_index().assign(
+        objective_se=lambda d: d["objective_sd"] / d["seeds"] ** 0.5).drop(columns="objective_sd")

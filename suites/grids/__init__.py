@@ -11,6 +11,12 @@ from estimators.registry import Registry
 from .base import Cell, Suite, applicable_cells, default_devices
 from .files import GridError, builtin_grids, load_grid
 from .papers import PAPERS
+from ..train import train_cells
+
+#: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
+TRAIN = Suite("train", "training runs: Adam on linear_vae and bernoulli_vae(L=8) with every applicable "
+              "estimator at 4 cost evaluations a step; 1,000 steps x 3 seeds (--steps, --seeds)",
+              train_cells)
 
 _REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
 register = _REGISTRY.register
@@ -21,6 +27,7 @@ origin = _REGISTRY.origin
 for _suite in builtin_grids():  # core, scaling, vae: suites/grids/*.toml
     register(_suite)
 register(PAPERS)
+register(TRAIN)
 
 
 def plugin_failures() -> dict[str, str]:

@@ -23,7 +23,12 @@ def _canonical(config: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """One problem config x estimator config x device x (M, K, seed)."""
+    """One problem config x estimator config x device x (M, K, seed).
+
+    ``settings`` holds what a kind of cell other than a point measurement needs (a
+    training run's ``steps`` and ``lr``, ``suites.train``); empty for measurements, and
+    then absent from the key, so that keys stored before it existed still match.
+    """
 
     problem: str
     problem_config: dict[str, Any]
@@ -33,15 +38,21 @@ class Cell:
     num_estimates: int = 10_000
     num_samples: int = 1
     seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple:
-        return (self.problem, _canonical(self.problem_config), self.estimator,
-                _canonical(self.estimator_config), self.device, self.num_estimates,
-                self.num_samples, self.seed)
+        key = (self.problem, _canonical(self.problem_config), self.estimator,
+               _canonical(self.estimator_config), self.device, self.num_estimates,
+               self.num_samples, self.seed)
+        return key + (_canonical(self.settings),) if self.settings else key
 
     @property
     def label(self) -> str:
+        if self.settings.get("kind") == "train":
+            return (f"{with_options(self.problem, self.problem_config)} x "
+                    f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
+                    f"K={self.num_samples} seed {self.seed}, {self.settings['steps']} steps")
         return (f"{with_options(self.problem, self.problem_config)} x "
                 f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
                 f"M={self.num_estimates} K={self.num_samples}")

@@ -13,7 +13,7 @@ import pandas as pd
 from ..measure import package_version
 from ..atomic import atomic_write_text
 from ..store import utc_now
-from . import FORMATS, figures, tables
+from . import FORMATS, figures, tables, training
 from .runs import latest, load_runs, repeated
 
 FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
@@ -32,15 +32,31 @@ class Drawn:
 def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] = FORMATS
            ) -> list[Path]:
     """Read the runs at ``paths``, write the report into ``out``; the files written."""
-    df, metas = load_runs(paths)
+    if not paths:
+        raise ValueError("no run directories given")
+    train_paths = [p for p in paths if training.is_training_run(p)]
+    measured = [p for p in paths if p not in train_paths]
     out = Path(out)
+    df, metas, drawn, comparison = None, [], [], []
+    if measured:
+        df, metas = load_runs(measured)
+    train = None
+    if train_paths:
+        train_df, train_metas = training.load(train_paths)
+        metas = metas + train_metas
+        train = (train_df, training.table_frames(train_df))
     out.mkdir(parents=True, exist_ok=True)
-    drawn = draw_figures(latest(df), out / "figures")
-    comparison = tables.comparison_tables(df)
+    if df is not None:
+        drawn = draw_figures(latest(df), out / "figures")
+        comparison = tables.comparison_tables(df)
+    if train is not None:
+        figures.style()
+        drawn += [Drawn(stem, title, figures.save(fig, out / "figures", stem))
+                  for stem, title, fig in training.figures_for(train[0])]
     written = [p for d in drawn for p in d.paths]
-    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out),
-             "html": lambda: html_report(df, metas, comparison, drawn, out),
-             "latex": lambda: latex_tables(comparison)}
+    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out, train),
+             "html": lambda: html_report(df, metas, comparison, drawn, out, train),
+             "latex": lambda: latex_tables(comparison, train)}
     for fmt in dict.fromkeys(formats):
         atomic_write_text(out / FILES[fmt], pages[fmt]())
         written.append(out / FILES[fmt])
@@ -109,7 +125,7 @@ def notes(df: pd.DataFrame, metas: list[dict]) -> list[str]:
 
 # --- Markdown ---------------------------------------------------------------------------
 
-def markdown_report(df, metas, comparison, drawn, out: Path) -> str:
+def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     """report.md: metadata, figures, tables; relative links so it reads on GitHub."""
     frame = runs_frame(metas, out)
     frame["data"] = [f"[results.csv]({p}/results.csv)" for p in frame["data"]]
@@ -120,8 +136,9 @@ def markdown_report(df, metas, comparison, drawn, out: Path) -> str:
     for meta in metas:
         if meta.get("command"):
             lines.append(f"- `{meta['run']}`: `{meta['command']}`")
-    lines += ["", *notes(df, metas), "", "## How to read the numbers", "", tables.LEGEND, "",
-              "## Figures", ""]
+    legends = ([tables.LEGEND, ""] if df is not None else []) + ([training.LEGEND, ""] if train else [])
+    lines += ["", *(notes(df, metas) if df is not None else []), "", "## How to read the numbers", "",
+              *legends, "## Figures", ""]
     for fig in drawn:
         lines += [f"### {fig.title}", ""]
         if fig.skipped:
@@ -134,6 +151,10 @@ def markdown_report(df, metas, comparison, drawn, out: Path) -> str:
         lines += [f"### Suite `{suite or '(none)'}`", ""]
         for table in group:
             lines += [f"#### {table.title}", "", f"{table.note}.", "", tables.to_markdown(table), ""]
+    if train:
+        lines += ["### Training runs", ""]
+        for title, frame in train[1]:
+            lines += [f"#### {title}", "", frame.to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines)
 
 
@@ -161,7 +182,7 @@ def inline_code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
-def html_report(df, metas, comparison, drawn, out: Path) -> str:
+def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     """report.html: one standalone page, the figures embedded as SVG data."""
     esc = html.escape
     runs = runs_frame(metas, out)
@@ -174,9 +195,11 @@ def html_report(df, metas, comparison, drawn, out: Path) -> str:
                           formatters={c: (lambda v: esc(str(v))) for c in runs.columns if c != "data"})]
     parts += [f"<p><code>{esc(m['run'])}</code>: <code>{esc(m['command'])}</code></p>"
               for m in metas if m.get("command")]
-    parts += [f"<p>{inline_code(line)}</p>" for line in notes(df, metas)]
-    parts += ["<h2>How to read the numbers</h2>", f"<p>{inline_code(tables.LEGEND)}</p>",
-              "<h2>Figures</h2>"]
+    parts += [f"<p>{inline_code(line)}</p>" for line in (notes(df, metas) if df is not None else [])]
+    parts += ["<h2>How to read the numbers</h2>"]
+    parts += [f"<p>{inline_code(tables.LEGEND)}</p>"] if df is not None else []
+    parts += [f"<p>{inline_code(training.LEGEND)}</p>"] if train else []
+    parts += ["<h2>Figures</h2>"]
     for fig in drawn:
         parts.append(f"<h3>{esc(fig.title)}</h3>")
         if fig.skipped:
@@ -189,6 +212,10 @@ def html_report(df, metas, comparison, drawn, out: Path) -> str:
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
         parts += [tables.to_html(t) for t in group]
+    if train:
+        parts.append("<h3>Training runs</h3>")
+        for title, frame in train[1]:
+            parts += [f"<h4>{esc(title)}</h4>", frame.to_html(index=False, border=0)]
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>mcgradbench report</title><style>{CSS}</style></head>\n<body>\n{body}\n"
@@ -197,8 +224,11 @@ def html_report(df, metas, comparison, drawn, out: Path) -> str:
 
 # --- LaTeX ------------------------------------------------------------------------------
 
-def latex_tables(comparison) -> str:
+def latex_tables(comparison, train=None) -> str:
     """tables.tex: every comparison table, for ``\\input`` into a paper."""
     header = ["% mcgradbench comparison tables; needs \\usepackage{booktabs}.",
               f"% {tables.LEGEND}".replace("\n", " "), ""]
-    return "\n".join(header + [tables.to_latex(t) for t in comparison])
+    body = [tables.to_latex(t) for t in comparison]
+    for title, frame in (train[1] if train else []):
+        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=True))
+    return "\n".join(header + body)
