@@ -111,6 +111,9 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
               help="Where cells run: in this process, or as Ray tasks (the ray extra).")
 @click.option("--address", default=None,
               help="Ray cluster address (e.g. auto, or ray://host:10001) [default: start a local instance].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--backend ray without --address: CPUs of the local Ray instance (cells at "
+                   "once) [default: all].")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="train suite: Adam steps per curve [default: 1,000].")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
@@ -120,7 +123,7 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
                    "[default: 0, off].")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
-        min_run_time, threads, out, resume, dry_run, grid, backend, address, steps, seeds,
+        min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
         grad_variance):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     import torch
@@ -157,7 +160,11 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
                              f"not to {suite!r}")
         if address and backend != "ray":
             raise ValueError("--address names a Ray cluster: give it with --backend ray")
-        runner = backends.get(backend, **({"address": address} if address else {}))
+        if workers is not None and (backend != "ray" or address):
+            raise ValueError("--workers sizes the local Ray instance that --backend ray starts "
+                             "without --address")
+        runner = backends.get(backend, **({"address": address} if address else {}),
+                              **({"num_cpus": workers} if workers else {}))
     except ValueError as error:
         raise BadInput(str(error)) from None
     done = store.finished_keys(table)

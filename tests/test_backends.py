@@ -115,3 +115,17 @@ def test_cli_sweep_on_ray_matches_local_and_resumes_across_backends(local_ray, t
     assert "0 to run" in again.output
     bad = CliRunner().invoke(main, [*args, "--address", "auto", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--backend ray" in bad.output
+
+
+def test_training_cells_on_ray_give_the_local_curves(local_ray):
+    from suites.train import configured
+    picked = [c for c in grids.get("train").cells(["cpu"])
+              if c.problem == "linear_vae" and c.estimator in ("reparam", "score_function")][:2]
+    todo = configured(picked, steps=20, seeds=2)
+    local = collect(backends.get("local"), todo)
+    remote = collect(backends.get("ray"), todo)
+    assert set(remote) == set(local) == {store.cell_key(c) for c in todo}
+    for key in remote:
+        curve = ["step", "objective", "seed", "grad_variance", "state"]
+        pd.testing.assert_frame_equal(local[key][0][curve], remote[key][0][curve])
+        assert remote[key][0]["objective"].iloc[-1] > remote[key][0]["objective"].iloc[0]

@@ -38,7 +38,8 @@ def _problem(name: str, config_json: str):
 
 
 def measure_cell(cell: Cell, suite: str, min_run_time: float, threads: int) -> pd.DataFrame:
-    """One cell, as a task runs it: torch threads set to the task's CPUs, problem cached."""
+    """One cell, as a task runs it: torch threads set to the task's CPUs, problem cached
+    (a training cell: its curve, ``suites.train``)."""
     import torch
 
     import estimators
@@ -47,6 +48,9 @@ def measure_cell(cell: Cell, suite: str, min_run_time: float, threads: int) -> p
     from ..runner import full_call_timing
 
     torch.set_num_threads(threads)
+    if cell.settings.get("kind") == "train":
+        from ..train import train_cell
+        return train_cell(cell)
     return measure(
         _problem(cell.problem, json.dumps(cell.problem_config, sort_keys=True)),
         estimators.get(cell.estimator, **cell.estimator_config),
