@@ -35,3 +35,13 @@ def test_papers_run_renders_both_figures(tmp_path):
     assert result.exit_code == 0, result.output
     for stem in ("papers_variance_vs_k", "papers_toy_log_variance"):
         assert (tmp_path / "report" / "figures" / f"{stem}.png").stat().st_size > 10_000
+    # The report sets each figure beside the papers' claims and the closed forms.
+    text = (tmp_path / "report" / "report.md").read_text()
+    notes = text.split("## Reproduced figures against the papers", 1)[1].split("## Tables", 1)[0]
+    # one REINFORCE sample on the toy at logit 1: p f1^2 (1-p)^2 + (1-p) f0^2 p^2 - (p(1-p)(f1-f0))^2
+    p = 1 / (1 + __import__("math").exp(-1.0))
+    for t in (0.45, 0.499):
+        f1, f0 = (1 - t) ** 2, t ** 2
+        one = p * (f1 * (1 - p)) ** 2 + (1 - p) * (f0 * p) ** 2 - (p * (1 - p) * (f1 - f0)) ** 2
+        assert f"against its closed form {one / 4:.4g}" in notes and f"one REINFORCE sample {one:.3g}" in notes
+    assert "Pathwise" in notes and "Measure-valued" in notes and "DisARM" in notes

@@ -13,7 +13,7 @@ import pandas as pd
 from ..measure import package_version
 from ..atomic import atomic_write_text
 from ..store import utc_now
-from . import FORMATS, figures, tables, training
+from . import FORMATS, figures, papers, tables, training
 from .runs import latest, load_runs, repeated
 
 FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
@@ -146,6 +146,9 @@ def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
             continue
         png, svg = (os.path.relpath(p, out) for p in fig.paths)
         lines += [f"![{fig.title}]({png})", "", f"[SVG]({svg})", ""]
+    reproduced = papers.papers_notes(df) if df is not None else []
+    if reproduced:
+        lines += ["## Reproduced figures against the papers", "", *[f"- {n}" for n in reproduced], ""]
     lines += ["## Tables", ""]
     for suite, group in _by_suite(comparison):
         lines += [f"### Suite `{suite or '(none)'}`", ""]
@@ -208,6 +211,10 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
             # Embedded, so that the page is one file that can be mailed or served alone.
             svg = base64.b64encode(Path(fig.paths[1]).read_bytes()).decode("ascii")
             parts.append(f'<img src="data:image/svg+xml;base64,{svg}" alt="{esc(fig.title)}">')
+    reproduced = papers.papers_notes(df) if df is not None else []
+    if reproduced:
+        parts.append("<h2>Reproduced figures against the papers</h2>")
+        parts += [f"<p>{inline_code(n)}</p>" for n in reproduced]
     parts.append("<h2>Tables</h2>")
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
