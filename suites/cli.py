@@ -115,7 +115,7 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
               help="--backend ray without --address: CPUs of the local Ray instance (cells at "
                    "once) [default: all].")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="train suite: Adam steps per curve [default: 1,000].")
+              help="train suite: Adam steps per curve [default: 3,000].")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="train suite: seeds 0..N-1 per (problem, estimator) [default: 3].")
 @click.option("--grad-variance", type=click.IntRange(min=0), default=None,

@@ -138,7 +138,7 @@ TRAIN_ESTIMATORS = (("score_function", {"baseline": "none"}, 4), ("score_functio
                     ("gumbel_softmax", {"temperature": 0.5}, 4),
                     ("straight_through_gumbel", {"temperature": 0.5}, 4),
                     ("gumbel_rao", {"temperature": 0.5}, 4))
-DEFAULT_STEPS, DEFAULT_SEEDS, LOG_EVERY = 1000, 3, 20
+DEFAULT_STEPS, DEFAULT_SEEDS, LOG_EVERY = 3000, 3, 50
 
 
 def train_cells(devices: Sequence[str]) -> list:
