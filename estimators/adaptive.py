@@ -64,6 +64,10 @@ class AdaptiveEstimator(Estimator):
         self._optimizer.step()
         return float(loss.detach())
 
+    def has_state(self) -> bool:
+        """Whether there is state to adapt (``rebar`` only with ``tune=True``)."""
+        return bool(self.state)
+
     def state_summary(self) -> dict[str, Any]:
         """The state as floats: scalars as they are, larger tensors by their norm."""
         return {k: float(v.detach()) if v.numel() == 1 else float(v.detach().norm())
@@ -73,7 +77,7 @@ class AdaptiveEstimator(Estimator):
 def adapt_steps_for(estimator, steps: int | None) -> int:
     """The adapt steps a point measurement takes: ``steps``, or the estimator's default
     where it has state (0 for every stateless estimator)."""
-    stateful = isinstance(estimator, AdaptiveEstimator) and bool(getattr(estimator, "state", None))
+    stateful = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
     if steps is None:
         return estimator.default_adapt_steps if stateful else 0
     _check_count("adapt_steps", steps, 0)

@@ -69,11 +69,15 @@ class Rebar(BernoulliEstimator, AdaptiveEstimator):
         u_given_b = clamp_probs(torch.where(b > 0, (1 - p) + v * p, v * (1 - p)))
         z_given_b = logits + torch.logit(u_given_b)
         cost = problem.cost(b, params)  # K x M x factors
-        relaxed = problem.cost(torch.sigmoid(z / tau), params)
-        relaxed_given_b = problem.cost(torch.sigmoid(z_given_b / tau), params)
+        relaxed = self.control_variate(problem, z, params, eta, tau)
+        relaxed_given_b = self.control_variate(problem, z_given_b, params, eta, tau)
         # The weight is constant in theta but, when tuned, a function of (eta, tau): the
         # correction term cancels its theta-gradient while keeping its state-gradient.
-        weight = cost.detach() - eta * relaxed_given_b
+        weight = cost.detach() - relaxed_given_b
         log_prob = distribution.log_prob(b)
         score = log_prob * weight - log_prob.detach() * (weight - weight.detach())
-        return (score + cost + eta * (relaxed - relaxed_given_b)).mean(0)
+        return (score + cost + relaxed - relaxed_given_b).mean(0)
+
+    def control_variate(self, problem, z, params, eta, tau):
+        """``c(z) = eta f(sigmoid(z / tau))``, the cost at the Concrete relaxation: ``(K, M, *factors)``."""
+        return eta * problem.cost(torch.sigmoid(z / tau), params)

@@ -63,7 +63,7 @@ def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_s
     optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
     generator = torch.Generator(device=device).manual_seed(seed)
     variance_generator = torch.Generator(device=device).manual_seed(seed + VARIANCE_SEED_OFFSET)
-    adaptive = isinstance(estimator, AdaptiveEstimator) and bool(estimator.state)
+    adaptive = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
     rows, seconds = [], 0.0
 
     def log(step):

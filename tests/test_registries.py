@@ -8,7 +8,7 @@ from suites import grids
 def test_names_are_sorted_and_complete():
     builtin = [n for n in estimators.names() if estimators.origin(n) == "built-in"]
     assert builtin == ["arm", "delta_method", "disarm", "gumbel_rao", "gumbel_softmax",
-                       "measure_valued", "rebar", "reparam", "score_function",
+                       "measure_valued", "rebar", "relax", "reparam", "score_function",
                        "straight_through_gumbel"]
     assert estimators.names() == sorted(estimators.names())
     assert {"gaussian", "gaussian_full", "bernoulli", "categorical"} <= set(suites.problems.names())
@@ -16,8 +16,8 @@ def test_names_are_sorted_and_complete():
 
 
 def test_unknown_estimator_lists_known_names():
-    with pytest.raises(ValueError, match="unknown estimator 'relax'.*score_function"):
-        estimators.get("relax")
+    with pytest.raises(ValueError, match="unknown estimator 'vimco'.*score_function"):
+        estimators.get("vimco")
 
 
 def test_unknown_problem_lists_known_names():

@@ -1,0 +1,97 @@
+"""RELAX: REBAR's control variate plus a learned neural surrogate, for Bernoulli variables.
+
+With ``u, v ~ U(0, 1)``, ``z = theta + logit(u)``, ``b = H(z)`` and ``z~ ~ p(z | b)``
+drawn from ``v`` as in REBAR, and the surrogate
+
+    c_phi(z) = eta f(sigmoid(z / lambda)) + r_phi(sigmoid(z)),
+
+``r_phi`` a one-hidden-layer network (``tanh``, ``hidden`` units) on the latent
+vector of each factor, one estimate is::
+
+    g = [f(b) - c_phi(z~)] grad log p(b) + grad c_phi(z) - grad c_phi(z~)
+
+(Grathwohl, Choi, Wu, Roeder & Duvenaud 2018, "Backpropagation through the
+Void: Optimizing control variates for black-box gradient estimation", ICLR,
+Algorithm 2 and eq. 5; the cost's own relaxation inside ``c_phi`` as in the
+paper's experiments). It is unbiased for every ``phi = (eta, lambda, r)``:
+``z~`` has the law of ``z`` given ``b``, so the last two terms cancel in
+expectation what the first subtracts. ``phi`` is the estimator's state, tuned
+by ``adapt`` down the squared norm of its own estimates (``estimators.adaptive``;
+the paper's variance objective). The network's size follows the problem's
+latent vector; its weights are created on first use from ``seed`` (so two
+estimators with the same options start alike) and are re-created for a
+problem of another size. Three cost evaluations a sample, as REBAR.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .base import Estimator, unwrap_independent
+from .gumbel_softmax import check_temperature
+from .rebar import Rebar
+
+
+def surrogate_network(x: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``r_phi(x) = tanh(x W1 + b1) . w2 + b2`` over the last dimension: ``(..., L) -> (...)``."""
+    hidden = torch.tanh(x @ state["net.w1"] + state["net.b1"])
+    return hidden @ state["net.w2"] + state["net.b2"]
+
+
+class Relax(Rebar):
+    """REBAR's relaxed control variate plus a neural surrogate, all tuned online (unbiased, Bernoulli)."""
+
+    name = "relax"
+    options = {"eta": 1.0, "temperature": 0.5, "hidden": 10, "seed": 0}
+
+    def __init__(self, **options):
+        Estimator.__init__(self, **options)  # REBAR's checks of eta and the temperature, no `tune`
+        self.config["temperature"] = check_temperature(self.config["temperature"])
+        eta = self.config["eta"]
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta):
+            raise ValueError(f"eta must be a finite number, got {eta!r}")
+        self.config["eta"] = float(eta)
+        for key, low in (("hidden", 1), ("seed", 0)):
+            value = self.config[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+        self.state = {}
+
+    def has_state(self) -> bool:
+        return True  # created on first use, sized by the problem
+
+    def _eta_and_temperature(self):
+        return self.state["eta"], self.state["log_temperature"].exp()
+
+    def ensure_state(self, latent: int, like: torch.Tensor) -> None:
+        """State for latent vectors of size ``latent`` on ``like``'s device and dtype: created
+        at first use (or for another size), moved (values kept) for another device or dtype."""
+        w1 = self.state.get("net.w1")
+        if w1 is not None and w1.shape[0] == latent:
+            if w1.device != like.device or w1.dtype != like.dtype:
+                self.init_state({k: v.detach().to(device=like.device, dtype=like.dtype)
+                                 for k, v in self.state.items()})
+            return
+        hidden = self.config["hidden"]
+        # Drawn by numpy, not torch: the exact-moment replay (suites.noise) intercepts torch's
+        # random functions, and these weights are not the estimate's noise.
+        rng = np.random.default_rng(self.config["seed"])
+        # Glorot-uniform first layer; a zero output layer, so r_phi starts at 0 (RELAX starts as REBAR).
+        bound = math.sqrt(6 / (latent + hidden))
+        state = {"eta": torch.tensor(self.config["eta"]),
+                 "log_temperature": torch.tensor(math.log(self.config["temperature"])),
+                 "net.w1": torch.from_numpy(rng.uniform(-bound, bound, (latent, hidden))),
+                 "net.b1": torch.zeros(hidden), "net.w2": torch.zeros(hidden), "net.b2": torch.zeros(())}
+        self.init_state({k: v.to(device=like.device, dtype=like.dtype) for k, v in state.items()})
+
+    def surrogate(self, problem, distribution, params, num_samples):
+        base, _ = unwrap_independent(distribution)
+        self.ensure_state(base.logits.shape[-1], base.logits)
+        return super().surrogate(problem, distribution, params, num_samples)
+
+    def control_variate(self, problem, z, params, eta, tau):
+        """``c_phi(z) = eta f(sigmoid(z / tau)) + r_phi(sigmoid(z))``, shaped as the cost."""
+        relaxed = super().control_variate(problem, z, params, eta, tau)
+        return relaxed + surrogate_network(torch.sigmoid(z), self.state)
