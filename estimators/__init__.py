@@ -19,6 +19,7 @@ from .gumbel_rao import GumbelRao
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .measure_valued import MeasureValued
 from .rebar import Rebar
+from .nvil import NVIL
 from .relax import Relax
 from .registry import Registry, split_spec
 from .reparam import Reparam
@@ -32,7 +33,7 @@ origin = _REGISTRY.origin
 
 for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisARM, Rebar):
     register(_cls)
-for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax):
+for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
 
 

@@ -232,7 +232,7 @@ ESTIMATOR_CONFIGS = [
     ("gumbel_rao", {"temperature": 0.5, "num_rb_samples": 1}, 1),
     ("gumbel_rao", {"temperature": 1.0, "num_rb_samples": 1}, 1),
     ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2), ("relax", {}, 1),
-    ("rebar", {"tune": True}, 1),
+    ("rebar", {"tune": True}, 1), ("nvil", {}, 2),
     ("gumbel_softmax", {"temperature": 0.1}, 4), ("gumbel_softmax", {"temperature": 1.0}, 1),
     ("straight_through_gumbel", {"temperature": 0.5}, 4),
     ("straight_through_gumbel", {"temperature": 1.0}, 1),

@@ -28,12 +28,12 @@ def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples
         names = {name for name, _ in runs}
         if problem == "bernoulli_vae":
             assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm",
-                             "rebar", "arm", "gumbel_rao", "relax"}
+                             "rebar", "arm", "gumbel_rao", "relax", "nvil"}
             # (Dis)ARM's pairs: K/2 of them for the same K cost evaluations
             assert {k for name, k in runs if name == "disarm"} == {1, 4}
             assert {k for name, k in runs if name == "arm"} == {1, 4}
         else:
-            assert names == {"score_function", "reparam"}
+            assert names == {"score_function", "reparam", "nvil"}
     families = {c.problem_config.get("family") for c in cells if c.problem == "logistic_regression"}
     assert families == {"diag", "full"}
 
