@@ -14,7 +14,7 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BENCH_SUITES ?= core scaling vae
+BENCH_SUITES ?= core scaling vae papers train
 BENCH_OUT ?= results/latest
 BENCH_ARGS ?= --threads 1
 
