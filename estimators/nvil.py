@@ -69,9 +69,14 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
 
     @staticmethod
     def inputs(problem) -> torch.Tensor | None:
-        """The problem's data points, one row per factor of its cost (``None`` for the toys)."""
+        """The problem's data points, one row per factor of its cost: its ``x`` where the
+        distribution's batch is one latent per data point (an amortised VAE); ``None``
+        otherwise (the toys, and a posterior over weights that sees all the data at once)."""
         x = getattr(problem, "x", None)
-        return x if isinstance(x, torch.Tensor) and x.dim() == 2 else None
+        if not (isinstance(x, torch.Tensor) and x.dim() == 2):
+            return None
+        factors = problem.distribution(problem.params).batch_shape
+        return x if tuple(factors) == (x.shape[0],) else None
 
     def ensure_state(self, problem) -> None:
         x = self.inputs(problem)

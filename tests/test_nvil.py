@@ -61,3 +61,15 @@ def test_nvil_estimates_leave_the_state_alone():
     est(prob, 10, 2, g)
     assert est.state_summary() == summary
     assert estimators.get("nvil").label == "nvil"
+
+
+def test_nvil_uses_data_only_where_the_cost_has_one_factor_per_data_point(monkeypatch, tmp_path):
+    from estimators.nvil import NVIL
+    monkeypatch.setenv("MCGRADBENCH_CACHE", str(tmp_path))
+    vae = suites.problems.get("bernoulli_vae", latent_dim=3, num_data=7)
+    assert NVIL.inputs(vae) is vae.x
+    # logistic regression holds data (569 x 30) but one latent weight vector for all of it
+    logistic = suites.problems.get("logistic_regression", reference_samples=2_000)
+    assert NVIL.inputs(logistic) is None
+    df = suites.measure(logistic, estimators.get("nvil"), 200, 2, min_run_time=0, adapt_steps=20)
+    assert (df["nonfinite"] == 0).all() and df["adapt_steps"].iloc[0] == 20
