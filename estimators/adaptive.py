@@ -64,6 +64,13 @@ class AdaptiveEstimator(Estimator):
         self._optimizer.step()
         return float(loss.detach())
 
+    def move_state(self, like: torch.Tensor) -> None:
+        """The state, values kept, on ``like``'s device and dtype (a new optimiser with it)."""
+        first = next(iter(self.state.values()))
+        if first.device != like.device or first.dtype != like.dtype:
+            self.init_state({k: v.detach().to(device=like.device, dtype=like.dtype)
+                             for k, v in self.state.items()})
+
     def has_state(self) -> bool:
         """Whether there is state to adapt (``rebar`` only with ``tune=True``)."""
         return bool(self.state)

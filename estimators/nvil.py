@@ -84,9 +84,7 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
         like = next(iter(problem.params.values()))
         w1 = self.state.get("net.w1")
         if w1 is not None and w1.shape[0] == size:
-            if w1.device != like.device or w1.dtype != like.dtype:
-                self.init_state({k: v.detach().to(device=like.device, dtype=like.dtype)
-                                 for k, v in self.state.items()})
+            self.move_state(like)
             return
         hidden = self.config["hidden"]
         rng = np.random.default_rng(self.config["seed"])  # numpy: not the estimate's noise

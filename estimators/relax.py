@@ -70,9 +70,7 @@ class Relax(Rebar):
         at first use (or for another size), moved (values kept) for another device or dtype."""
         w1 = self.state.get("net.w1")
         if w1 is not None and w1.shape[0] == latent:
-            if w1.device != like.device or w1.dtype != like.dtype:
-                self.init_state({k: v.detach().to(device=like.device, dtype=like.dtype)
-                                 for k, v in self.state.items()})
+            self.move_state(like)
             return
         hidden = self.config["hidden"]
         # Drawn by numpy, not torch: the exact-moment replay (suites.noise) intercepts torch's

@@ -63,9 +63,10 @@ def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
 
     A new estimator runs at every distinct (problem, config, device, M, seed) of the
     grid where it applies, at the grid's budgets of cost evaluations there (the ``K`` of
-    its one-evaluation-a-sample estimators, divided by the new estimator's
-    ``evaluations_per_sample``); a new problem with every distinct (estimator, options,
-    device, M, K, seed) of the grid that applies to it.
+    its one-evaluation-a-sample estimators), with the largest ``K`` whose estimate fits
+    the budget on that problem (``Estimator.evaluations``, as ``advise``); a new problem
+    with every distinct (estimator, options, device, M, K, seed) of the grid that
+    applies to it.
     """
     held_estimators = {c.estimator for c in cells}
     held_problems = {c.problem for c in cells}
@@ -95,48 +96,6 @@ def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
                 continue
             added.append(dataclasses.replace(cell, estimator=name, estimator_config={},
                                              num_samples=k))
-    for name in problem_names:
-        problems.get(name)
-
-
-def add_named_cells(cells: list[Cell], estimator_names: Iterable[str] = (),
-                    problem_names: Iterable[str] = ()) -> list[Cell]:
-    """``cells`` plus cells for the names the grid does not hold, on the grid's other axes.
-
-    A new estimator runs at every distinct (problem, config, device, M, seed) of the
-    grid where it applies, at the grid's budgets of cost evaluations there (the ``K`` of
-    its one-evaluation-a-sample estimators, divided by the new estimator's
-    ``evaluations_per_sample``); a new problem with every distinct (estimator, options,
-    device, M, K, seed) of the grid that applies to it.
-    """
-    held_estimators = {c.estimator for c in cells}
-    held_problems = {c.problem for c in cells}
-    added = []
-    for name in estimator_names:
-        if name in held_estimators:
-            continue
-        estimator = estimators.get(name)
-        seen = set()
-        for cell in cells:
-            # The grid's budgets of cost evaluations are those of its one-evaluation-a-sample
-            # estimators (DisARM's pairs and REBAR's triples are fitted into the same budgets).
-            if getattr(estimators.get(cell.estimator), "evaluations_per_sample", 1) != 1:
-                continue
-            from .advise import samples_within  # the same budget rule as `advise`
-            k = samples_within(estimator, problems.get(cell.problem, **cell.problem_config),
-                               cell.num_samples)
-            key = (cell.problem, grids.base._canonical(cell.problem_config), cell.device,
-                   cell.num_estimates, k, cell.seed)
-            if key in seen or k < 1:
-                continue
-            seen.add(key)
-            try:
-                estimator.check_num_samples(k)
-            except ValueError:
-                continue
-            if estimator.applies_to(problems.get(cell.problem, **cell.problem_config)):
-                added.append(dataclasses.replace(cell, estimator=name, estimator_config={},
-                                                 num_samples=k))
     for name in problem_names:
         if name in held_problems:
             continue

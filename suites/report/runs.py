@@ -16,6 +16,12 @@ IDENTITY = ["suite", "problem", "problem_config", "estimator", "estimator_config
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
     """All rows of ``paths`` (with ``run`` and ``run_dir`` columns) and each run's meta."""
+    frames, metas = read_runs(paths)
+    return annotate(pd.concat(frames, ignore_index=True)), metas
+
+
+def read_runs(paths: Sequence[str | Path]) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Each run's table (with ``run`` and ``run_dir`` columns) and meta, runs named apart."""
     if not paths:
         raise ValueError("no run directories given")
     frames, metas, seen = [], [], set()
@@ -28,7 +34,7 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
         seen.add(run)
         frames.append(table.assign(run=run, run_dir=str(_run_dir(path))))
         metas.append({**meta, "run": run, "run_dir": str(_run_dir(path)), "rows": len(table)})
-    return annotate(pd.concat(frames, ignore_index=True)), metas
+    return frames, metas
 
 
 def _run_dir(path: str | Path) -> Path:

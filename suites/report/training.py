@@ -190,16 +190,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
 
 def load(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
     """The rows and metas of training runs (what ``runs.load_runs`` is for measurements)."""
-    from .runs import _run_dir, unique_name
+    from .runs import read_runs
 
-    frames, metas, seen = [], [], set()
-    for path in paths:
-        table = store.read_results(path)
-        if table.empty:
-            raise ValueError(f"{store.results_path(path)}: holds no result rows")
-        meta = store.read_meta(path)
-        run = unique_name(meta.get("run_id") or _run_dir(path).name, seen)
-        seen.add(run)
-        frames.append(table.assign(run=run))
-        metas.append({**meta, "run": run, "run_dir": str(_run_dir(path)), "rows": len(table)})
+    frames, metas = read_runs(paths)
     return pd.concat(frames, ignore_index=True), metas
