@@ -149,3 +149,33 @@ def test_reparam_is_refused():
 def test_bad_config_is_a_value_error(config, match):
     with pytest.raises(ValueError, match=match):
         suites.problems.get("bernoulli_vae", **config)
+
+
+def test_trained_weights_are_cached_on_disk_keyed_by_config_and_recomputed_when_unreadable(
+        monkeypatch, tmp_path):
+    from suites.problems import bernoulli_vae as module
+
+    monkeypatch.setenv("MCGRADBENCH_CACHE", str(tmp_path))
+    first = suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, **SMALL)
+    files = list(tmp_path.glob("bernoulli_vae-*.pt"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
+    trained = module.train
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cached weights were trained again")
+
+    monkeypatch.setattr(module, "train", fail)
+    again = suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, **SMALL)
+    assert all(torch.equal(again.params[k], first.params[k]) for k in first.params)
+    # training changed the starting weights, and the cache holds the trained ones
+    start = module.initial_params(3, first.x, torch.Generator().manual_seed(SMALL["seed"]))
+    assert not torch.equal(start["encoder.weight"], first.params["encoder.weight"])
+
+    monkeypatch.setattr(module, "train", trained)
+    suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=6, **SMALL)
+    suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, num_data=21, seed=3)
+    assert len(list(tmp_path.glob("bernoulli_vae-*.pt"))) == 3
+    files[0].write_bytes(b"torn")
+    mended = suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, **SMALL)
+    assert all(torch.equal(mended.params[k], first.params[k]) for k in first.params)
+    assert torch.load(files[0], weights_only=True).keys() == first.params.keys()

@@ -29,22 +29,15 @@ cached on disk (``$MCGRADBENCH_CACHE``, default ``~/.cache/mcgradbench``).
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import logging
 import math
-import os
-import pickle
 from pathlib import Path
 
 import torch
 import torch.nn.functional as nnf
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from ..atomic import atomic_write_bytes
 from .base import Problem, check_choice, check_positive
-
-LOG = logging.getLogger(__name__)
+from .cache import cache_dir, cache_key, cached_tensors
 
 FAMILIES = ("diag", "full")
 #: Seeds the reference estimate; far from the small seeds the suites use, so that
@@ -67,11 +60,6 @@ def breast_cancer() -> tuple[torch.Tensor, torch.Tensor]:
     x = (x - x.mean(0)) / x.std(0, correction=0)
     x = torch.cat([x, torch.ones(x.shape[0], 1, dtype=torch.float64)], 1)
     return x.to(torch.float32), torch.as_tensor(labels, dtype=torch.float32)
-
-
-def cache_dir() -> Path:
-    """``$MCGRADBENCH_CACHE``, or ``~/.cache/mcgradbench``."""
-    return Path(os.environ.get("MCGRADBENCH_CACHE") or Path.home() / ".cache" / "mcgradbench")
 
 
 def monte_carlo_reference(problem: Problem, num_samples: int, seed: int = REFERENCE_SEED):
@@ -170,29 +158,22 @@ class LogisticRegression(Problem):
 
     def cache_path(self) -> Path:
         """Cache file keyed by the configuration and the exact parameter and data values."""
-        key = hashlib.sha256()
-        key.update(f"{self.name} v{REFERENCE_VERSION} {REFERENCE_SEED} {self.config_json}".encode())
-        for tensor in (*self.params.values(), self.x, self.y):
-            key.update(tensor.detach().to("cpu", torch.float64).numpy().tobytes())
-        return cache_dir() / f"{self.name}-{self.family}-{key.hexdigest()[:20]}.pt"
+        key = cache_key(f"{self.name} v{REFERENCE_VERSION} {REFERENCE_SEED} {self.config_json}",
+                        (*self.params.values(), self.x, self.y))
+        return cache_dir() / f"{self.name}-{self.family}-{key}.pt"
 
     def reference_gradient(self):
         """``reparam`` with ``reference_samples`` samples and its standard error, cached on disk."""
-        path = self.cache_path()
-        try:
-            stored = torch.load(path, weights_only=True)
-            mean, se = stored["mean"], stored["se"]
-        except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):
-            # absent or unreadable (a crash before os.replace leaves no partial file; an
-            # older format does): compute and store
-            LOG.info("%s(family=%s): computing its Monte Carlo reference gradient once (%s "
-                     "reparam samples in float64; 10 to 15 s on one thread here), cached in %s",
-                     self.name, self.family, f"{self.config['reference_samples']:,}", path)
+        def compute():
             mean, se = monte_carlo_reference(self, self.config["reference_samples"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            buffer = io.BytesIO()
-            torch.save({"mean": mean, "se": se, "config": self.config_json}, buffer)
-            atomic_write_bytes(path, buffer.getvalue())
+            return {"mean": mean, "se": se, "config": self.config_json}
+
+        stored = cached_tensors(
+            self.cache_path(), compute,
+            f"{self.name}(family={self.family})'s Monte Carlo reference gradient once "
+            f"({self.config['reference_samples']:,} reparam samples in float64; 10 to 15 s on "
+            f"one thread here)")
+        mean, se = stored["mean"], stored["se"]
         move = {"device": self.device, "dtype": self.dtype}
         return ({n: mean[n].to(**move) for n in self.params},
                 {n: se[n].to(**move) for n in self.params})
