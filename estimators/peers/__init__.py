@@ -46,7 +46,7 @@ class Peer(Estimator):
     library: ClassVar[str]
     method: ClassVar[str]
     #: Our estimator on the same cells: what the report compares the peer with (name, options).
-    counterpart: ClassVar[tuple[str, dict]] = ("score_function", {})
+    counterpart: ClassVar[tuple[str, dict]] = ("score_function", {"baseline": "none"})
     #: Computed in another process: ``suites.exact`` cannot replay its noise.
     remote: ClassVar[bool] = True
 
@@ -95,14 +95,15 @@ class Peer(Estimator):
     def timed_call(self, problem, num_estimates: int, num_samples: int, seed: int,
                    min_run_time: float) -> tuple[float, float, int, float]:
         """Median and IQR of one call timed inside the worker, its timed blocks, and the median
-        round-trip of ``ROUNDTRIPS`` calls (the parent's wall time less the worker's)."""
+        round-trip of ``ROUNDTRIPS`` calls that carry the same request and rows but compute
+        nothing (the worker's ``echo``)."""
         request = self.request(problem, num_estimates, num_samples, seed + 1)
         timing = worker(self.library).call("time", {**request, "min_run_time": min_run_time})
         trips = []
-        for i in range(ROUNDTRIPS):
+        for _ in range(ROUNDTRIPS):
             start = time.perf_counter()
-            reply = self.call(problem, num_estimates, num_samples, seed + 2 + i)
-            trips.append(time.perf_counter() - start - reply["seconds"])
+            worker(self.library).call("echo", request)
+            trips.append(time.perf_counter() - start)
         return timing["median"], timing["iqr"], timing["samples"], statistics.median(trips)
 
 
