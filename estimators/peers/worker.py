@@ -142,7 +142,7 @@ def serve(library: str) -> None:
 class Worker:
     """A persistent worker process for one library; ``call`` is thread-safe and restarts a dead one.
 
-    The process is a fresh interpreter, ``python -m estimators.peers.worker LIBRARY``
+    The process is a fresh interpreter, ``python -m estimators.peers LIBRARY``
     (what ``multiprocessing``'s ``spawn`` start method also gives, without re-running the
     parent's ``__main__``: a script read from stdin, or a test module, must not run again
     in the worker). Messages are pickled over its stdin and stdout; the worker sends
@@ -160,7 +160,7 @@ class Worker:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "estimators.peers.worker", self.library],
+            [sys.executable, "-m", "estimators.peers", self.library],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
     def alive(self) -> bool:
@@ -219,6 +219,3 @@ def shutdown() -> None:
     for w in _WORKERS.values():
         w.close()
 
-
-if __name__ == "__main__":
-    serve(sys.argv[1])
