@@ -96,8 +96,10 @@ def _echo(_implementation, request: dict) -> dict:
 
 
 def _probe(_implementation, _request) -> dict:
-    import sys
-    return {"modules": sorted(m for m in ("storch", "pyro", "suites", "estimators") if m in sys.modules)}
+    """What the worker holds: which of the libraries are imported, whether its torch is patched."""
+    import torch
+    return {"modules": sorted(m for m in ("storch", "pyro", "suites", "estimators") if m in sys.modules),
+            "is_tensor_module": torch.is_tensor.__module__}
 
 
 def serve(library: str) -> None:
