@@ -39,7 +39,8 @@ PEER_CONFIGS = [
     ("pyro.tracegraph", {"baseline": "none"}, 4),
     ("pyro.tracegraph", {"baseline": "decaying_average"}, 4),
 ]
-#: On the VAE (a forward pass of 200 data points a draw): the score-function peers only.
+#: On the VAE (a forward pass of 200 data points a draw): the score-function peers only (the
+#: other storchastic adapters run there too; left out to keep the default run near two minutes).
 VAE_PEERS = ("storchastic.score_function", "pyro.tracegraph")
 
 
