@@ -20,7 +20,6 @@ from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .measure_valued import MeasureValued
 from .rebar import Rebar
 from .nvil import NVIL
-from .peers import ORIGIN as PEER_ORIGIN, PEERS
 from .relax import Relax
 from .registry import Registry, split_spec
 from .reparam import Reparam
@@ -36,9 +35,8 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
     register(_cls)
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
-# Other libraries' estimators, each run in its library's worker process (estimators.peers).
-for _cls in PEERS:
-    register(_cls, origin=PEER_ORIGIN)
+# Other libraries' estimators (estimators.peers) register as plugins: the entry points of
+# this package's pyproject.toml (group mcgradbench.estimators).
 
 
 def families(name: str) -> tuple[str, ...]:

@@ -158,7 +158,7 @@ def test_registry_lists_every_peer_with_its_origin():
     bernoulli = suites.problems.get("bernoulli", dim=2)
     gaussian = suites.problems.get("gaussian", dim=2)
     for name in NAMES:
-        assert estimators.origin(name) == ORIGIN
+        assert estimators.origin(name).startswith(ORIGIN)  # the plugin route: our entry points
         peer = estimators.get(name)
         assert peer.applies_to(bernoulli)
         assert peer.applies_to(gaussian) == (name in ("storchastic.score_function", "pyro.tracegraph"))

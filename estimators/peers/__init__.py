@@ -18,8 +18,9 @@ library's call, as ours are timed in-process) and reports the process
 round-trip separately (``roundtrip_s``).
 
 Peers run on the CPU (the worker's torch); they are named
-``library.method`` and listed by ``estimators.names()`` whether or not the
-library is installed; a call without it is a ``ValueError`` saying how to
+``library.method``, registered through this package's entry points (the
+plugin route, group ``mcgradbench.estimators``), and listed by
+``estimators.names()`` whether or not the library is installed; a call without it is a ``ValueError`` saying how to
 install it (``pip install 'mcgradbench[peers]'``).
 """
 from __future__ import annotations
@@ -34,8 +35,9 @@ from torch.distributions import Distribution
 from ..base import Estimator, _check_count, unwrap_independent
 from .worker import PeerError, available, worker
 
-#: What the registry's ``origin`` says of every peer (tests select ours by ``"built-in"``).
-ORIGIN = "peer (runs in a worker process)"
+#: How the registry's ``origin`` of every peer begins: they register through this package's
+#: entry points (group ``mcgradbench.estimators``), the plugin route.
+ORIGIN = "plugin mcgradbench (estimators.peers:"
 #: Calls whose round-trip ``timed_call`` measures (the median is reported).
 ROUNDTRIPS = 5
 

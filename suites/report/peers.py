@@ -39,11 +39,11 @@ LEGEND = (f"Each peer (another library's estimator, run in its own worker proces
 
 
 def is_peer(name: str) -> bool:
+    """Whether ``name`` is a peer adapter (``estimators.peers``: computed in a worker process)."""
     import estimators
-    from estimators.peers import ORIGIN
     try:
-        return estimators.origin(name) == ORIGIN
-    except ValueError:
+        return bool(getattr(estimators.get(name), "remote", False))
+    except (ValueError, TypeError):
         return False
 
 
