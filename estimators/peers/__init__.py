@@ -162,7 +162,12 @@ class StorchasticARM(Peer):
 
 
 class StorchasticDisARM(Peer):
-    """storchastic's DisARM (Dong, Mnih & Tucker 2020): K antithetic pairs, unbiased per its paper."""
+    """storchastic's DisARM (Dong, Mnih & Tucker 2020): K antithetic pairs, unbiased per its paper.
+
+    storchastic 0.3.7 adds the antithetic cost instead of subtracting it (arm.py,
+    ``DisARM.estimator`` returns its baseline without ``1 - magic_box``): ``mcgradbench run
+    peers`` finds it biased, its mean near zero on the 1-D toys.
+    """
 
     name = "storchastic.disarm"
     library, method = "storchastic", "disarm"
@@ -172,7 +177,12 @@ class StorchasticDisARM(Peer):
 
 
 class StorchasticREBAR(Peer):
-    """storchastic's REBAR (Tucker et al. 2017) at its starting temperature 1 and eta 1."""
+    """storchastic's REBAR (Tucker et al. 2017) at its starting temperature 1 and eta 1.
+
+    storchastic 0.3.7 draws the conditional relaxed sample with ``log1p(p)`` where
+    the logistic inverse needs ``log(1 - p)`` (storch.py, ``conditional_gumbel_rsample``):
+    ``mcgradbench run peers`` finds it biased on the 1-D toys.
+    """
 
     name = "storchastic.rebar"
     library, method = "storchastic", "rebar"
@@ -182,7 +192,11 @@ class StorchasticREBAR(Peer):
 
 
 class StorchasticRELAX(Peer):
-    """storchastic's RELAX (Grathwohl et al. 2018) with its untrained 50-unit surrogate (seed 0)."""
+    """storchastic's RELAX (Grathwohl et al. 2018) with its untrained 50-unit surrogate (seed 0).
+
+    Shares REBAR's conditional sample (storch.py, ``conditional_gumbel_rsample``, with
+    ``log1p(p)`` for ``log(1 - p)``): ``mcgradbench run peers`` finds it biased on the 1-D toys.
+    """
 
     name = "storchastic.relax"
     library, method = "storchastic", "relax"
