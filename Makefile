@@ -37,9 +37,14 @@ $(TORCH_STAMP): $(BIN)/python
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	touch $@
 
+# setuptools warns, ten lines per editable package, that its import hook may lose to a
+# same-named folder in the working directory: true of every editable install, and the
+# first screen a newcomer reads; that one warning is silenced, nothing else.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray,peers]"
-	$(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray,peers]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -33,8 +33,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def wrap_label(label: str, width: int) -> str:
     """``label`` on lines of at most ``width`` characters, broken after ``(`` and ``,``
-    (between options), and inside a token only where one alone is wider."""
-    tokens = re.findall(r"[^(,]*[(,]|[^(,]+$", label)
+    (between options), then after ``=`` (between an option and its value), and inside a
+    token only where one alone is wider."""
+    tokens = re.findall(r"[^(,=]*[(,=]|[^(,=]+$", label)
     lines = [""]
     for token in tokens:
         if lines[-1] and len(lines[-1]) + len(token) > width:

@@ -307,3 +307,15 @@ def test_a_long_set_up_step_says_what_it_computes_and_where_it_caches(monkeypatc
         problem.reference_gradient()  # cached: silent
     assert "computing its Monte Carlo reference gradient once" in first and str(tmp_path) in first
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize("width", [12, 15, 19, 24, 40])
+def test_labels_wrap_between_options_and_values_never_inside_a_word_that_fits(width):
+    from suites.summary import wrap_label
+
+    label = "score_function(baseline=loo_optimal)"
+    lines = wrap_label(label, width).split("\n")
+    assert "".join(lines) == label and all(len(line) <= width for line in lines)
+    # every piece that fits the width stays whole
+    for word in ("score_function(", "baseline=", "loo_optimal)"):
+        assert len(word) > width or any(word in line for line in lines), lines
