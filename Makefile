@@ -1,5 +1,6 @@
 # make test: build .venv from nothing (with the example plugin of examples/, which the
-# tests check through its entry points) and run the tests.
+# tests check through its entry points, and the peers extra: storchastic and Pyro, whose
+# adapters tests/test_peers.py checks) and run the tests.
 # make bench: same set-up, run BENCH_SUITES into results/latest.new/<suite>/,
 # render the report there, then swap it in as results/latest (only when all
 # of it succeeded); suites that are not
@@ -42,7 +43,7 @@ $(TORCH_STAMP): $(BIN)/python
 QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 $(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.toml
-	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray,peers]"
 	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(STAMP)
 

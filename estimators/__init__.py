@@ -35,6 +35,8 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
     register(_cls)
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
+# Other libraries' estimators (estimators.peers) register as plugins: the entry points of
+# this package's pyproject.toml (group mcgradbench.estimators).
 
 
 def families(name: str) -> tuple[str, ...]:

@@ -53,7 +53,9 @@ def default_variants() -> list[tuple[str, dict]]:
     variants = [(entry["name"], options) for entry in core["estimators"]
                 for options in entry.get("options", [{}])]
     held = {name for name, _ in variants}
-    variants += [(name, {}) for name in estimator_registry.names() if name not in held]
+    # Peers (other libraries, in worker processes) are compared in `mcgradbench run peers`.
+    variants += [(name, {}) for name in estimator_registry.names()
+                 if name not in held and not getattr(estimator_registry.get(name), "remote", False)]
     return variants
 
 

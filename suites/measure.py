@@ -14,7 +14,10 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
   its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``;
 * ``time_s``: median wall-clock time of one estimator call producing
   ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
-  synchronises CUDA), ``time_iqr_s`` its interquartile range.
+  synchronises CUDA), ``time_iqr_s`` its interquartile range. A peer
+  (``estimators.peers``, ``remote``) is timed the same way inside its worker
+  process; ``roundtrip_s`` is then the median process round-trip of one call
+  (NaN for in-process estimators).
 
 ``D`` counts free coordinates only (``Problem.free_coordinates``: the lower
 triangle of a ``scale_tril``). Standard errors are floored at the dtype's rounding resolution so that a
@@ -53,13 +56,17 @@ COLUMNS = [
     "torch_version", "device_name", "git_commit", "utc_time",
     "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
     "exact_rel_error", "nonfinite", "timing_samples", "adapt_steps", "adapt_time_s", "adapted_state",
+    "roundtrip_s",
 ]
 #: Columns that runs stored before they existed lack; read as NaN ("not computed").
 EXACT_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
                  "exact_rel_error"]
 #: The adaptation before a point measurement (adaptive estimators; 0, NaN and "" otherwise).
 ADAPT_COLUMNS = ["adapt_steps", "adapt_time_s", "adapted_state"]
-OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite", "timing_samples"] + ADAPT_COLUMNS
+#: A peer's process round-trip per call (``estimators.peers``), beside its in-worker ``time_s``;
+#: NaN for our estimators, which run in-process.
+PEER_COLUMNS = ["roundtrip_s"]
+OPTIONAL_COLUMNS = EXACT_COLUMNS + ["nonfinite", "timing_samples"] + ADAPT_COLUMNS + PEER_COLUMNS
 #: The adaptation's generator is seeded this far from the estimates' (seed) and the timer's (seed + 1).
 ADAPT_SEED_OFFSET = 2
 
@@ -301,16 +308,25 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         done += size
 
     exact_values = None
-    if exact is None or exact:
+    remote = getattr(estimator, "remote", False)  # a peer: its noise is drawn in its worker
+    if exact and remote:
+        raise ValueError(f"no exact moments for {estimator.label}: it runs in another process, "
+                         f"whose noise suites.exact cannot replay")
+    if (exact is None or exact) and not remote:
         exact_values = exact_moments(problem, estimator, num_samples)
         if exact and exact_values is None:
             raise ValueError(f"no exact moments for {estimator.label} on {problem.label}: the "
                              f"noise of one estimate is too large for a quadrature grid")
 
+    roundtrip_s = float("nan")
     if min_run_time > 0:
         timed_estimates = num_estimates if time_full_call else chunk
-        time_s, time_iqr_s, timing_samples = timed_call(problem, estimator, timed_estimates,
-                                                        num_samples, seed, min_run_time)
+        if remote:  # timed inside its worker, the process round-trip measured apart
+            time_s, time_iqr_s, timing_samples, roundtrip_s = estimator.timed_call(
+                problem, timed_estimates, num_samples, seed, min_run_time)
+        else:
+            time_s, time_iqr_s, timing_samples = timed_call(problem, estimator, timed_estimates,
+                                                            num_samples, seed, min_run_time)
     else:
         time_s = time_iqr_s = float("nan")
         timed_estimates, timing_samples = chunk, 0
@@ -323,7 +339,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
         "timing_samples": timing_samples,
         "timed_estimates": timed_estimates, "adapt_steps": steps, "adapt_time_s": adapt_time_s,
-        "adapted_state": adapted_state, **run_metadata(target),
+        "adapted_state": adapted_state, "roundtrip_s": roundtrip_s, **run_metadata(target),
     }
     rows = [
         {**common, "param": name, "nonfinite": nonfinite[name],

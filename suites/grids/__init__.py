@@ -11,6 +11,7 @@ from estimators.registry import Registry
 from .base import Cell, Suite, applicable_cells, default_devices
 from .files import GridError, builtin_grids, load_grid
 from .papers import PAPERS
+from .peers import PEERS
 from ..train import train_cells
 
 #: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
@@ -27,6 +28,7 @@ origin = _REGISTRY.origin
 for _suite in builtin_grids():  # core, scaling, vae: suites/grids/*.toml
     register(_suite)
 register(PAPERS)
+register(PEERS)
 register(TRAIN)
 
 

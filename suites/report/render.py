@@ -13,7 +13,7 @@ import pandas as pd
 from ..measure import package_version
 from ..atomic import atomic_write_text
 from ..store import utc_now
-from . import FORMATS, figures, papers, tables, training
+from . import FORMATS, figures, papers, peers, tables, training
 from .runs import latest, load_runs, repeated
 
 FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
@@ -149,6 +149,10 @@ def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     reproduced = papers.papers_notes(df) if df is not None else []
     if reproduced:
         lines += ["## Reproduced figures against the papers", "", *[f"- {n}" for n in reproduced], ""]
+    against = peers.peers_table(df) if df is not None else pd.DataFrame()
+    if not against.empty:
+        lines += [f"## {peers.TITLE}", "", f"{peers.LEGEND}.", "",
+                  against.to_markdown(index=False, disable_numparse=True), ""]
     lines += ["## Tables", ""]
     for suite, group in _by_suite(comparison):
         lines += [f"### Suite `{suite or '(none)'}`", ""]
@@ -215,6 +219,10 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     if reproduced:
         parts.append("<h2>Reproduced figures against the papers</h2>")
         parts += [f"<p>{inline_code(n)}</p>" for n in reproduced]
+    against = peers.peers_table(df) if df is not None else pd.DataFrame()
+    if not against.empty:
+        parts += [f"<h2>{esc(peers.TITLE)}</h2>", f"<p>{inline_code(peers.LEGEND)}.</p>",
+                  against.to_html(index=False, border=0)]
     parts.append("<h2>Tables</h2>")
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
