@@ -39,9 +39,20 @@ class AdaptiveEstimator(Estimator):
     adapt_batch: int = 16
 
     def init_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Register the state (leaf tensors) and its optimiser."""
+        """Register the state (leaf tensors); its optimiser starts afresh at the next ``adapt``."""
         self.state = {k: v.detach().clone().requires_grad_(True) for k, v in state.items()}
-        self._optimizer = torch.optim.Adam(list(self.state.values()), lr=self.adapt_lr)
+        self._optimizer = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Adam over the state, made at the first ``adapt`` after ``init_state``.
+
+        Made lazily because constructing a torch optimiser imports ``torch._dynamo`` (0.9 s
+        here): every estimator a grid lists would pay it, ``mcgradbench list`` included.
+        """
+        if getattr(self, "_optimizer", None) is None:
+            self._optimizer = torch.optim.Adam(list(self.state.values()), lr=self.adapt_lr)
+        return self._optimizer
 
     def adapt(self, problem, num_estimates: int = 8, num_samples: int = 1,
               generator: torch.Generator | None = None) -> float:
@@ -59,9 +70,9 @@ class AdaptiveEstimator(Estimator):
                                         create_graph=True, allow_unused=True)
             loss = sum(g.pow(2).reshape(num_estimates, -1).sum(1) for g in grads
                        if g is not None).mean()
-            self._optimizer.zero_grad()
+            self.optimizer.zero_grad()
             loss.backward(inputs=list(self.state.values()))
-        self._optimizer.step()
+        self.optimizer.step()
         return float(loss.detach())
 
     def move_state(self, like: torch.Tensor) -> None:

@@ -133,7 +133,7 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
             return float((cost - self.state["c"]).pow(2).mean().detach())
         with torch.enable_grad():
             loss = (cost - self.state["c"].detach() - self.network(problem)).pow(2).mean()
-            self._optimizer.zero_grad()
+            self.optimizer.zero_grad()
             loss.backward(inputs=[v for k, v in self.state.items() if k != "c"])
-        self._optimizer.step()
+        self.optimizer.step()
         return float(loss.detach())

@@ -266,6 +266,25 @@ def test_help_and_usage_errors_load_neither_torch_nor_pandas():
     assert out.stdout.split()[-1] == "none", out.stdout + out.stderr
 
 
+LIST = """
+import sys
+from click.testing import CliRunner
+from suites.cli import main
+result = CliRunner().invoke(main, ["list"])
+assert result.exit_code == 0 and "rebar" in result.output, result.output
+print("torch._dynamo" in sys.modules)
+"""
+
+
+def test_list_does_not_load_torch_compiler_stack():
+    # A torch optimiser's constructor imports torch._dynamo (0.9 s here); listing the grids
+    # builds adaptive estimators, whose optimisers must wait for their first adapt step.
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", LIST], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False", out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("width", [60, 80, 120])
 def test_the_progress_line_fits_the_terminal_width(width):
     import io

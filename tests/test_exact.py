@@ -92,8 +92,9 @@ def test_relaxed_exact_moments_match_scipy_quadrature(tau, straight_through):
     assert abs(mean - float(prob.exact_gradient()["logits"])) > 1e-3
 
 
-def rebar_one_sample(theta, t, tau, eta, u, v):
-    """REBAR (Tucker et al. 2017, eq. 6) for one Bernoulli(sigma(theta)), f(b) = (b - t)^2, by hand."""
+def rebar_noise(theta, u, v):
+    """REBAR's draws by hand: ``p``, ``z = theta + logit(u)``, ``b = H(z)``, the conditional
+    ``z~ | b`` from ``v`` and its derivative ``dz~/dtheta`` (Tucker et al. 2017, appendix)."""
     p = sigmoid(theta)
     z = theta + math.log(u / (1 - u))
     b = 1.0 if z > 0 else 0.0
@@ -101,6 +102,12 @@ def rebar_one_sample(theta, t, tau, eta, u, v):
     z_cond = theta + math.log(u_cond / (1 - u_cond))
     du_dp = (v - 1) if b else -v
     dz_cond = 1 + p * (1 - p) * du_dp / (u_cond * (1 - u_cond))
+    return p, z, b, z_cond, dz_cond
+
+
+def rebar_one_sample(theta, t, tau, eta, u, v):
+    """REBAR (Tucker et al. 2017, eq. 6) for one Bernoulli(sigma(theta)), f(b) = (b - t)^2, by hand."""
+    p, z, b, z_cond, dz_cond = rebar_noise(theta, u, v)
 
     def c(x):
         return (sigmoid(x / tau) - t) ** 2

@@ -12,19 +12,14 @@ import torch
 import estimators
 import suites
 from suites.exact import record_unambiguous, replay
-from tests.test_exact import rebar_one_sample, sigmoid
+from tests.test_exact import rebar_noise, rebar_one_sample, sigmoid
 
 W1, B1, W2, B2 = [0.7, -1.3, 0.4], [0.1, 0.5, -0.2], [0.9, -0.6, 1.1], 0.3
 
 
 def relax_one_sample(theta, t, tau, eta, u, v):
     """REBAR's terms plus the network's: r(sigmoid(z)) enters c like eta f(sigmoid(z / tau))."""
-    p = sigmoid(theta)
-    z = theta + math.log(u / (1 - u))
-    b = 1.0 if z > 0 else 0.0
-    u_cond = (1 - p) + v * p if b else v * (1 - p)
-    z_cond = theta + math.log(u_cond / (1 - u_cond))
-    dz_cond = 1 + p * (1 - p) * ((v - 1) if b else -v) / (u_cond * (1 - u_cond))
+    p, z, b, z_cond, dz_cond = rebar_noise(theta, u, v)
 
     def r(x):
         s = sigmoid(x)
