@@ -6,8 +6,8 @@ For an amortised problem (data points ``x_n``, one latent ``z_n`` each, cost
     g = 1/K sum_k [ (f_n(z_k) - b_psi(x_n)) grad log q(z_k | x_n) + grad_theta f_n(z_k) ]
 
 summed over the data points as ``F`` is, with ``b_psi(x) = c + r_psi(x)``: a
-constant plus a one-hidden-layer network (``tanh``, ``hidden`` units) of the
-data point (Mnih & Gregor 2014, "Neural Variational Inference and Learning
+constant plus a one-hidden-layer network (``tanh``, ``hidden`` units;
+``estimators.networks``) of the data point (Mnih & Gregor 2014, "Neural Variational Inference and Learning
 in Belief Networks", ICML, section 3.1, the input-dependent baseline). For a
 problem without data (the toys) the baseline is the constant alone, learned
 the same way. It is unbiased for every ``psi``: the baseline never depends
@@ -25,19 +25,12 @@ use, sized by the problem's data (its ``x``), from ``seed``.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
 from .adaptive import AdaptiveEstimator
 from .base import _check_count, replicate, sampling_from
+from .networks import apply, initial_weights, one_hidden_layer
 from .score_function import ScoreFunction
-
-
-def baseline_network(x: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``r(x) = tanh(x W1 + b1) . w2``: ``(N, D) -> (N,)``."""
-    return torch.tanh(x @ state["net.w1"] + state["net.b1"]) @ state["net.w2"]
 
 
 #: Weight of the old value in the moving average of the constant baseline c.
@@ -59,6 +52,7 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
         self.state = {}
+        self._inputs = None  # numbers per data point the state was made for
         self._centred = False
 
     def check_num_samples(self, num_samples: int) -> None:
@@ -82,24 +76,25 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
         x = self.inputs(problem)
         size = 0 if x is None else x.shape[1]
         like = next(iter(problem.params.values()))
-        w1 = self.state.get("net.w1")
-        if w1 is not None and w1.shape[0] == size:
+        if self.state and self._inputs == size:
             self.move_state(like)
             return
-        hidden = self.config["hidden"]
-        rng = np.random.default_rng(self.config["seed"])  # numpy: not the estimate's noise
-        bound = math.sqrt(6 / (size + hidden)) if size else 0.0
-        state = {"c": torch.zeros(()),
-                 "net.w1": torch.from_numpy(rng.uniform(-bound, bound, (size, hidden))),
-                 "net.b1": torch.zeros(hidden), "net.w2": torch.zeros(hidden)}
+        self._inputs = size
+        state = {"c": torch.zeros(())}
+        if size:  # r_psi starts at 0 (estimators.networks): the baseline starts as its constant
+            state.update(initial_weights(self.network_module(size), self.config["seed"]))
         self.init_state({k: v.to(device=like.device, dtype=like.dtype) for k, v in state.items()})
+
+    def network_module(self, size: int):
+        """``r_psi``'s module for data points of ``size`` numbers (weights in ``state``)."""
+        return one_hidden_layer(size, self.config["hidden"], output_bias=False)
 
     def network(self, problem) -> torch.Tensor:
         """``r_psi`` per factor of the cost (0 for a problem without data)."""
         x = self.inputs(problem)
         if x is None:
             return torch.zeros((), dtype=self.state["c"].dtype, device=self.state["c"].device)
-        return baseline_network(x.to(self.state["c"].dtype), self.state)
+        return apply(self.network_module(x.shape[1]), self.state, x.to(self.state["c"].dtype))
 
     def baseline(self, problem) -> torch.Tensor:
         """``b_psi = c + r_psi`` per factor of the cost (a scalar for a problem without data)."""

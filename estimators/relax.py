@@ -5,8 +5,8 @@ drawn from ``v`` as in REBAR, and the surrogate
 
     c_phi(z) = eta f(sigmoid(z / lambda)) + r_phi(sigmoid(z)),
 
-``r_phi`` a one-hidden-layer network (``tanh``, ``hidden`` units) on the latent
-vector of each factor, one estimate is::
+``r_phi`` a one-hidden-layer network (``tanh``, ``hidden`` units;
+``estimators.networks``) on the latent vector of each factor, one estimate is::
 
     g = [f(b) - c_phi(z~)] grad log p(b) + grad c_phi(z) - grad c_phi(z~)
 
@@ -26,18 +26,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from .base import Estimator, unwrap_independent
 from .gumbel_softmax import check_temperature
+from .networks import apply, initial_weights, one_hidden_layer
 from .rebar import Rebar
-
-
-def surrogate_network(x: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``r_phi(x) = tanh(x W1 + b1) . w2 + b2`` over the last dimension: ``(..., L) -> (...)``."""
-    hidden = torch.tanh(x @ state["net.w1"] + state["net.b1"])
-    return hidden @ state["net.w2"] + state["net.b2"]
 
 
 class Relax(Rebar):
@@ -68,21 +62,19 @@ class Relax(Rebar):
     def ensure_state(self, latent: int, like: torch.Tensor) -> None:
         """State for latent vectors of size ``latent`` on ``like``'s device and dtype: created
         at first use (or for another size), moved (values kept) for another device or dtype."""
-        w1 = self.state.get("net.w1")
-        if w1 is not None and w1.shape[0] == latent:
+        first = self.state.get("net.0.weight")
+        if first is not None and first.shape[1] == latent:
             self.move_state(like)
             return
-        hidden = self.config["hidden"]
-        # Drawn by numpy, not torch: the exact-moment replay (suites.noise) intercepts torch's
-        # random functions, and these weights are not the estimate's noise.
-        rng = np.random.default_rng(self.config["seed"])
-        # Glorot-uniform first layer; a zero output layer, so r_phi starts at 0 (RELAX starts as REBAR).
-        bound = math.sqrt(6 / (latent + hidden))
+        # r_phi starts at 0 (estimators.networks): RELAX starts as REBAR.
         state = {"eta": torch.tensor(self.config["eta"]),
                  "log_temperature": torch.tensor(math.log(self.config["temperature"])),
-                 "net.w1": torch.from_numpy(rng.uniform(-bound, bound, (latent, hidden))),
-                 "net.b1": torch.zeros(hidden), "net.w2": torch.zeros(hidden), "net.b2": torch.zeros(())}
+                 **initial_weights(self.network(latent), self.config["seed"])}
         self.init_state({k: v.to(device=like.device, dtype=like.dtype) for k, v in state.items()})
+
+    def network(self, latent: int):
+        """``r_phi``'s module for latent vectors of size ``latent`` (weights in ``state``)."""
+        return one_hidden_layer(latent, self.config["hidden"])
 
     def surrogate(self, problem, distribution, params, num_samples):
         base, _ = unwrap_independent(distribution)
@@ -92,4 +84,4 @@ class Relax(Rebar):
     def control_variate(self, problem, z, params, eta, tau):
         """``c_phi(z) = eta f(sigmoid(z / tau)) + r_phi(sigmoid(z))``, shaped as the cost."""
         relaxed = super().control_variate(problem, z, params, eta, tau)
-        return relaxed + surrogate_network(torch.sigmoid(z), self.state)
+        return relaxed + apply(self.network(z.shape[-1]), self.state, torch.sigmoid(z))

@@ -16,7 +16,7 @@ def test_nvil_is_the_score_function_minus_its_baseline_times_the_score():
     est.ensure_state(prob)
     with torch.no_grad():
         est.state["c"].fill_(-2.5)
-        est.state["net.w2"].copy_(torch.linspace(-1, 1, 5, dtype=torch.float64))
+        est.state["net.2.weight"].copy_(torch.linspace(-1, 1, 5, dtype=torch.float64)[None])
     baseline = est.baseline(prob).detach()  # N
     grads = est(prob, 6, 3, torch.Generator().manual_seed(4))
     plain = estimators.get("score_function")(prob, 6, 3, torch.Generator().manual_seed(4))

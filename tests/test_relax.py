@@ -41,10 +41,10 @@ def test_relax_replayed_noise_is_the_hand_formula():
     est = estimators.get("relax", eta=eta, temperature=tau, hidden=3)
     est.ensure_state(1, prob.params["logits"])
     with torch.no_grad():
-        est.state["net.w1"].copy_(torch.tensor([W1]))
-        est.state["net.b1"].copy_(torch.tensor(B1))
-        est.state["net.w2"].copy_(torch.tensor(W2))
-        est.state["net.b2"].fill_(B2)
+        est.state["net.0.weight"].copy_(torch.tensor([W1]).T)
+        est.state["net.0.bias"].copy_(torch.tensor(B1))
+        est.state["net.2.weight"].copy_(torch.tensor([W2]))
+        est.state["net.2.bias"].fill_(B2)
     draws = record_unambiguous(est, prob, 1)
     u = torch.tensor([0.05, 0.3, 0.5, 0.62, 0.97], dtype=torch.float64)
     v = torch.tensor([0.9, 0.2, 0.5, 0.33, 0.01], dtype=torch.float64)
@@ -67,7 +67,7 @@ def test_relax_adapts_to_a_far_lower_variance_and_stays_unbiased_on_the_toy():
     (v0, s0), (v1, s1) = total_variance(before), total_variance(after)
     assert v1 + 5 * s1 < (v0 - 5 * s0) / 10, (v0, v1)  # 0.087 -> 0.0004 at these seeds
     assert (before["max_abs_z"] < 5).all() and (after["max_abs_z"] < 5).all()
-    assert after["adapt_steps"].iloc[0] == 300 and "net.w2" in after["adapted_state"].iloc[0]
+    assert after["adapt_steps"].iloc[0] == 300 and "net.2.weight" in after["adapted_state"].iloc[0]
 
 
 def test_relax_adapts_on_bernoulli_vae_and_stays_unbiased():
@@ -86,9 +86,9 @@ def test_relax_state_is_left_alone_by_estimates_and_resized_per_problem():
     est(suites.problems.get("bernoulli", dim=3), 10, 1, g)
     summary = est.state_summary()
     est(suites.problems.get("bernoulli", dim=3), 10, 1, g)
-    assert est.state_summary() == summary and est.state["net.w1"].shape == (3, 4)
+    assert est.state_summary() == summary and est.state["net.0.weight"].shape == (4, 3)
     est(suites.problems.get("bernoulli", dim=6), 10, 1, g)
-    assert est.state["net.w1"].shape == (6, 4)
+    assert est.state["net.0.weight"].shape == (4, 6)
     assert estimators.get("relax").label == "relax" and "tune" not in estimators.get("relax").config
 
 
@@ -100,5 +100,5 @@ def test_relax_state_keeps_its_values_on_another_dtype():
         est.adapt(prob, 16, 1, g)
     summary = est.state_summary()
     est(prob.to(dtype=torch.float64), 5, 1, g)
-    assert est.state["net.w1"].dtype == torch.float64
+    assert est.state["net.0.weight"].dtype == torch.float64
     assert est.state_summary() == pytest.approx(summary, rel=1e-6)  # moved, not re-initialised
