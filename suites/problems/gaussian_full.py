@@ -66,7 +66,10 @@ class GaussianFull(Problem):
                                   validate_args=False)
 
     def cost(self, z, params):
-        return torch.einsum("...i,ij,...j->...", z, self.A, z) + z @ self.b
+        # z^T A z as a product then a sum, not a three-operand einsum: torch orders an einsum's
+        # contractions with opt_einsum when it is installed (Pyro brings it), so the rounding,
+        # and the published statistics, would depend on what else is installed.
+        return ((z @ self.A) * z).sum(-1) + z @ self.b
 
     def expectation(self, params):
         loc, tril = params["loc"], torch.tril(params["scale_tril"])
