@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from estimators.registry import same_value
+from estimators.registry import same_value, split_spec
 
 
 def format_value(value: Any) -> str:
@@ -60,6 +60,28 @@ def problem_label(name: str, config_json: str, keys: Iterable[str] | None = None
     if keys is None and not full:
         config = differing("problem", name, config)
     return with_options(name, config, keys)
+
+
+def label_names(kind: str, label: str, name: str, config: dict[str, Any]) -> bool:
+    """Whether ``label``, as the tables print it, names the configuration ``name, config``.
+
+    A bare name names every configuration of it; ``NAME(k=v,...)`` names the one whose
+    options, defaults filled in, are those (so ``gaussian(cost=cos)`` and
+    ``gaussian(cost=cos,dim=10)`` both name dimension 10, the default).
+    """
+    if "(" not in label or not label.endswith(")"):
+        return label == name
+    label_name, inner = label[:-1].split("(", 1)
+    if label_name != name:
+        return False
+    try:
+        _, given = split_spec(f"{label_name},{inner}")
+    except ValueError:
+        return False
+    full = {**defaults(kind, name), **config}
+    return all(key in full and same_value(value, full[key]) for key, value in given.items()) and all(
+        key in given or same_value(value, defaults(kind, name).get(key, value))
+        for key, value in full.items())
 
 
 def varying_keys(config_jsons: Iterable[str]) -> list[str]:

@@ -10,7 +10,6 @@ rows atomically and keeps ``meta.json`` in step with ``results.csv``.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,7 +19,7 @@ import estimators
 
 from . import backends, grids, plugins, problems, store
 from .grids import Cell
-from .labels import estimator_label
+from .labels import label_names
 from .lock import RunLock
 
 
@@ -33,7 +32,8 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
                  seed: int | None = None, num_samples: int | None = None) -> list[Cell]:
     """The cells of ``suite`` after the command line's filters and overrides."""
     # Unknown names fail here, listing the known ones; a label NAME(k=v,...) names a variant.
-    plugins.validate_names([name.split("(", 1)[0] for name in estimator_names], problem_names)
+    plugins.validate_names([name.split("(", 1)[0] for name in estimator_names],
+                           [name.split("(", 1)[0] for name in problem_names])
     if num_estimates is not None and not 2 <= num_estimates <= MAX_ESTIMATES:
         raise ValueError(f"--num-estimates must be in 2..{MAX_ESTIMATES:,} (the moments are "
                          f"accumulated in chunks, but time grows with M), got {num_estimates:,}")
@@ -45,11 +45,13 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
     everything = grids.get(suite).cells(devices or None)
     # A plugin or ad hoc name the grid does not hold runs on the grid's other axes.
     everything = plugins.add_named_cells(
-        everything, [name for name in estimator_names if "(" not in name], problem_names)
+        everything, [name for name in estimator_names if "(" not in name],
+        [name for name in problem_names if "(" not in name])
     cells = [c for c in everything
-             if (not estimator_names or c.estimator in estimator_names
-                 or estimator_label(c.estimator, json.dumps(c.estimator_config)) in estimator_names)
-             and (not problem_names or c.problem in problem_names)]
+             if (not estimator_names or any(label_names("estimator", name, c.estimator, c.estimator_config)
+                                            for name in estimator_names))
+             and (not problem_names or any(label_names("problem", name, c.problem, c.problem_config)
+                                           for name in problem_names))]
     if not cells:
         held_problems = ", ".join(sorted({c.problem for c in everything}))
         held_estimators = ", ".join(sorted({c.estimator for c in everything}))

@@ -189,6 +189,21 @@ def test_estimator_variants_are_selected_by_the_labels_tables_show():
     assert sum(" x rebar(tune=True) on" in l for l in lines) == 3
 
 
+def test_problem_configurations_are_selected_by_the_labels_tables_show():
+    result = CliRunner().invoke(main, ["run", "train", "--dry-run", "--seeds", "1",
+                                       "--problem", "bernoulli_vae(latent_dim=12)",
+                                       "--estimator", "disarm"])
+    assert result.exit_code == 0, result.output
+    lines = [l for l in result.output.splitlines() if " x " in l]
+    assert len(lines) == 1 and "bernoulli_vae(latent_dim=12) x disarm" in lines[0], lines
+    # the bare name picks every configuration: 8 and 12 latents
+    result = CliRunner().invoke(main, ["run", "train", "--dry-run", "--seeds", "1",
+                                       "--problem", "bernoulli_vae", "--estimator", "disarm"])
+    assert sum(" x disarm" in l for l in result.output.splitlines()) == 2, result.output
+    result = CliRunner().invoke(main, ["run", "train", "--dry-run", "--problem", "bernoulli_vea(latent_dim=12)"])
+    assert result.exit_code == 2 and "unknown problem 'bernoulli_vea'" in result.output
+
+
 def test_the_printed_table_fits_an_80_column_terminal(tmp_path):
     result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--num-estimates", "200",
                                        "--min-run-time", "0", "--out", str(tmp_path / "r")],
@@ -338,3 +353,19 @@ def test_labels_wrap_between_options_and_values_never_inside_a_word_that_fits(wi
     # every piece that fits the width stays whole
     for word in ("score_function(", "baseline=", "loo_optimal)"):
         assert len(word) > width or any(word in line for line in lines), lines
+
+
+@pytest.mark.parametrize("label, dims", [
+    ("gaussian(cost=cos)", {10}), ("gaussian(cost=cos,dim=10)", {10}), ("gaussian(dim=1,cost=cos)", {1}),
+    ("gaussian(cost=cos,dim=100,k=1.0)", {100}), ("gaussian", {1, 10, 100}), ("gaussian(cost=cos,dim=7)", set()),
+])
+def test_a_label_names_the_configuration_whose_options_with_defaults_are_those(label, dims):
+    from suites.labels import label_names
+
+    configs = [{"dim": d, "cost": c} for d in (1, 10, 100) for c in ("square", "cos")]
+    chosen = [c for c in configs if label_names("problem", label, "gaussian", c)]
+    assert {c["dim"] for c in chosen} == dims
+    assert all(c["cost"] == "cos" for c in chosen) or label == "gaussian"
+    assert label_names("estimator", "score_function(baseline=none)", "score_function", {})
+    assert not label_names("estimator", "score_function(baseline=loo)", "score_function", {})
+    assert not label_names("problem", "gaussian(cost=cos", "gaussian", {"cost": "cos"})
