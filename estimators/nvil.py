@@ -52,7 +52,6 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
         self.state = {}
-        self._inputs = None  # numbers per data point the state was made for
         self._centred = False
 
     def check_num_samples(self, num_samples: int) -> None:
@@ -76,10 +75,11 @@ class NVIL(ScoreFunction, AdaptiveEstimator):
         x = self.inputs(problem)
         size = 0 if x is None else x.shape[1]
         like = next(iter(problem.params.values()))
-        if self.state and self._inputs == size:
+        # the state's size is its network's input width (none: no data, the constant alone)
+        made_for = self.state["net.0.weight"].shape[1] if "net.0.weight" in self.state else 0
+        if self.state and made_for == size:
             self.move_state(like)
             return
-        self._inputs = size
         state = {"c": torch.zeros(())}
         if size:  # r_psi starts at 0 (estimators.networks): the baseline starts as its constant
             state.update(initial_weights(self.network_module(size), self.config["seed"]))

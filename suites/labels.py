@@ -78,10 +78,12 @@ def label_names(kind: str, label: str, name: str, config: dict[str, Any]) -> boo
         _, given = split_spec(f"{label_name},{inner}")
     except ValueError:
         return False
-    full = {**defaults(kind, name), **config}
-    return all(key in full and same_value(value, full[key]) for key, value in given.items()) and all(
-        key in given or same_value(value, defaults(kind, name).get(key, value))
-        for key, value in full.items())
+    default = defaults(kind, name)
+    full = {**default, **config}
+    # every option the label gives has that value, and every other one is at its default
+    return (all(key in full and same_value(value, full[key]) for key, value in given.items())
+            and all(same_value(value, default[key]) for key, value in config.items()
+                    if key not in given and key in default))
 
 
 def varying_keys(config_jsons: Iterable[str]) -> list[str]:

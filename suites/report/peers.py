@@ -82,7 +82,8 @@ def peer_rows(df: pd.DataFrame) -> pd.DataFrame:
     import estimators
 
     records = []
-    peers = df[[is_peer(n) for n in df["estimator"]]]
+    remote = {name: is_peer(name) for name in df["estimator"].unique()}
+    peers = df[df["estimator"].map(remote)]
     for _, row in peers.iterrows():
         peer = estimators.get(row["estimator"], **json.loads(row["estimator_config"] or "{}"))
         ours_name, ours_options = peer.counterpart_config()
