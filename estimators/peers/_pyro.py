@@ -31,21 +31,22 @@ that warm-up, the warm-up not included.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
-from torch.distributions import Bernoulli, Independent, Normal
+from torch.distributions import Bernoulli, Normal
 
 import pyro
 import pyro.distributions as dist
 from pyro.distributions.testing.fakes import NonreparameterizedNormal
 from pyro.infer import TraceGraph_ELBO
 
+from ..base import unwrap_independent
+
 
 def to_pyro(distribution):
     """The Pyro distribution of a ``torch.distributions`` one (Bernoulli or Normal under Independents)."""
-    ndims, base = 0, distribution
-    while isinstance(base, Independent):
-        ndims += base.reinterpreted_batch_ndims
-        base = base.base_dist
+    base, ndims = unwrap_independent(distribution)
     if isinstance(base, Bernoulli):
         out = dist.Bernoulli(logits=base.logits, validate_args=False)
     elif isinstance(base, Normal):
@@ -72,25 +73,21 @@ def step_function(method: str, options: dict, problem, num_estimates: int, num_s
     factors = int(torch.Size(batch_shape[1:]).numel())
     nesting = len(batch_shape)
 
+    @contextlib.contextmanager
     def plates():
-        return [pyro.plate(f"batch{i}", size, dim=i - nesting) for i, size in enumerate(batch_shape)]
+        with contextlib.ExitStack() as stack:
+            for i, size in enumerate(batch_shape):
+                stack.enter_context(pyro.plate(f"batch{i}", size, dim=i - nesting))
+            yield
 
     def model():
-        stack = plates()
-        for plate in stack:
-            plate.__enter__()
-        z = pyro.sample("z", to_pyro(problem.distribution(fixed)))
-        pyro.factor("cost", -problem.cost(z, leaves) / factors)
-        for plate in reversed(stack):
-            plate.__exit__(None, None, None)
+        with plates():
+            z = pyro.sample("z", to_pyro(problem.distribution(fixed)))
+            pyro.factor("cost", -problem.cost(z, leaves) / factors)
 
     def guide():
-        stack = plates()
-        for plate in stack:
-            plate.__enter__()
-        pyro.sample("z", to_pyro(problem.distribution(leaves)), infer=dict(infer))
-        for plate in reversed(stack):
-            plate.__exit__(None, None, None)
+        with plates():
+            pyro.sample("z", to_pyro(problem.distribution(leaves)), infer=dict(infer))
 
     elbo = TraceGraph_ELBO(num_particles=K, vectorize_particles=True, max_plate_nesting=nesting)
     pyro.clear_param_store()

@@ -22,10 +22,11 @@ REBAR/RELAX's temperature and ``eta`` stay at storch's starting values 1
 from __future__ import annotations
 
 import torch
-from torch.distributions import Independent
 
 import storch
 from storch.method import ARM, DisARM, GumbelSoftmax, REBAR, RELAX, ScoreFunction
+
+from ..base import unwrap_independent
 
 
 def make_method(method: str, options: dict, num_samples: int, event_numel: int):
@@ -57,9 +58,7 @@ def step_function(method: str, options: dict, problem, num_estimates: int, num_s
                   for n, p in problem.params.items()}
         plated = {n: storch.denote_independent(v, 0, "estimates") for n, v in leaves.items()}
         distribution = problem.distribution(plated)
-        base = distribution
-        while isinstance(base, Independent):
-            base = base.base_dist
+        base, _ = unwrap_independent(distribution)
         event_numel = int(torch.Size(distribution.event_shape).numel())
         z = make_method(method, options, K, event_numel)(base)
         if z.dtype == torch.bool:  # storch's DisARM samples booleans (arm.py, sample_disarm)
