@@ -184,3 +184,8 @@ def test_trained_weights_are_cached_on_disk_keyed_by_config_and_recomputed_when_
     mended = suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, **SMALL)
     assert all(torch.equal(mended.params[k], first.params[k]) for k in first.params)
     assert torch.load(files[0], weights_only=True).keys() == first.params.keys()
+    # a readable file of another format (a dict without the parameters) is recomputed too
+    torch.save({"mean": torch.zeros(3)}, files[0])
+    mended = suites.problems.get("bernoulli_vae", latent_dim=3, train_steps=5, **SMALL)
+    assert all(torch.equal(mended.params[k], first.params[k]) for k in first.params)
+    assert torch.load(files[0], weights_only=True).keys() == first.params.keys()

@@ -175,7 +175,7 @@ class BernoulliVAE(Problem):
                 cache_dir() / f"{self.name}-L{latent_dim}-{key}.pt",
                 lambda: train(start, self.x, self.states, train_steps),
                 f"{self.name}(latent_dim={latent_dim})'s weights once ({train_steps} full-batch "
-                f"Adam steps on the exact ELBO)")
+                f"Adam steps on the exact ELBO)", keys=start)
 
     @property
     def num_data(self) -> int:

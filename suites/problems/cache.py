@@ -35,15 +35,17 @@ def cache_key(text: str, tensors: Iterable[torch.Tensor] = ()) -> str:
     return key.hexdigest()[:20]
 
 
-def cached_tensors(path: Path, compute: Callable[[], dict], what: str) -> dict:
+def cached_tensors(path: Path, compute: Callable[[], dict], what: str,
+                   keys: Iterable[str]) -> dict:
     """The dict of tensors stored at ``path``, or ``compute()``, stored there first.
 
-    ``what`` completes the log line said before a computation ("computing <what>,
-    cached in <path>"), so that a long first run says what it is doing.
+    A stored dict is used only when it holds every one of ``keys`` (what the caller
+    reads from it); ``what`` completes the log line said before a computation
+    ("computing <what>, cached in <path>"), so that a long first run says what it is doing.
     """
     try:
         stored = torch.load(path, weights_only=True)
-        if isinstance(stored, dict):
+        if isinstance(stored, dict) and set(keys) <= set(stored):
             return stored
     # torch.load of a torn or foreign file raises whatever its unpickler meets (EOFError,
     # IndexError, UnpicklingError, RuntimeError, ...): any of them means recompute.

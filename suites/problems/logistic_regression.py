@@ -172,7 +172,7 @@ class LogisticRegression(Problem):
             self.cache_path(), compute,
             f"{self.name}(family={self.family})'s Monte Carlo reference gradient once "
             f"({self.config['reference_samples']:,} reparam samples in float64; 10 to 15 s on "
-            f"one thread here)")
+            f"one thread here)", keys=("mean", "se"))
         mean, se = stored["mean"], stored["se"]
         move = {"device": self.device, "dtype": self.dtype}
         return ({n: mean[n].to(**move) for n in self.params},
