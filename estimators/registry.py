@@ -59,10 +59,15 @@ def parse_value(text: str) -> Any:
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"name,key=value,..."`` -> ``("name", {key: value})``; values as ``parse_value`` reads them.
+    """``"name,key=value,..."`` or ``"name(key=value,...)"`` -> ``("name", {key: value})``;
+    values as ``parse_value`` reads them.
 
-    Used for ``--problem pkg.module:Class,dim=3`` and ``--estimator NAME,baseline=loo``.
+    Used for ``--problem pkg.module:Class,dim=3`` and ``--estimator NAME,baseline=loo``; the
+    parenthesised form is the label every table prints, so a printed label can be typed back.
     """
+    label = re.fullmatch(r"([^(),]+)\((.*)\)", spec.strip())
+    if label:
+        spec = f"{label[1]},{label[2]}" if label[2].strip() else label[1]
     # Commas inside brackets belong to a list value (counts=[1, 4]).
     name, *pairs = re.split(r",(?![^\[]*\])", spec)
     options = {}

@@ -358,33 +358,60 @@ def check(kind, name):
         sys.exit(1)
 
 
+#: Positive, finite seconds: click's FloatRange lets ``nan`` through its comparisons.
+class Seconds(click.FloatRange):
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if value != value or value == float("inf"):
+            self.fail(f"{value} is not a finite number of seconds.", param, ctx)
+        return value
+
+
 @main.command()
 @click.option("--problem", "problem_name", required=True,
-              help="A problem name, or pkg.module:Class[,key=value...], with its configuration after commas.")
-@click.option("--evaluations", type=int, default=4, show_default=True,
+              help="A problem label as the tables print it, NAME(key=value,...), or "
+                   "pkg.module:Class[,key=value...].")
+@click.option("--evaluations", type=click.IntRange(min=1), default=4, show_default=True,
               help="Budget of cost evaluations per estimate, the same for every estimator.")
-@click.option("--num-estimates", type=int, default=None,
+@click.option("--num-estimates", type=click.IntRange(min=2, max=10**9), default=None,
               help="M per estimator [default: by problem size, 200 to 10,000].")
 @click.option("--estimator", "estimator_names", multiple=True,
-              help="Only these estimators, NAME[,key=value...] (repeatable) [default: all that apply].")
+              help="Only these estimators, NAME(key=value,...) (repeatable) [default: all that apply].")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--min-run-time", type=float, default=0.2, show_default=True, help="Seconds timing each estimator.")
-def advise(problem_name, evaluations, num_estimates, estimator_names, seed, min_run_time):
+@click.option("--by", type=click.Choice(["work", "time"]), default="work", show_default=True,
+              help="Rank by variance x cost evaluations (independent of machine load) or by "
+                   "variance x seconds (timed in turn over --rounds rounds).")
+@click.option("--rounds", type=click.IntRange(min=1, max=100), default=5, show_default=True,
+              help="Timing rounds: every estimator timed once per round, in turn.")
+@click.option("--min-run-time", type=Seconds(min=0, min_open=True, max=600), default=0.2,
+              show_default=True, help="Seconds timing each estimator, over all rounds.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def advise(problem_name, evaluations, num_estimates, estimator_names, seed, by, rounds,
+           min_run_time, output):
     """Rank every applicable estimator on one problem at the same budget of cost evaluations."""
-    from . import advise as advice
+    import json
+
     from estimators.registry import split_spec
 
-    from . import problems
+    from . import advise as advice, problems
+    from .labels import problem_label
 
     try:
         problem = problems.get(problem_name)
         variants = [split_spec(name) for name in estimator_names] or None
-        if num_estimates is not None and num_estimates < 2:
-            raise ValueError(f"--num-estimates must be >= 2, got {num_estimates}")
-        table, skipped = advice.advise(problem, evaluations, num_estimates, seed, min_run_time, variants)
+        table, skipped = advice.advise(problem, evaluations, num_estimates, seed, min_run_time,
+                                       variants, by=by, rounds=rounds)
     except ValueError as error:
         raise BadInput(str(error)) from None
-    click.echo(advice.render(problem, table, evaluations, skipped))
+    label = problem_label(problem.name, problem.config_json)
+    if output == "json":
+        click.echo(json.dumps(advice.as_json(label, table, evaluations, skipped), indent=1))
+    else:
+        width = shutil.get_terminal_size((80, 24)).columns
+        click.echo(advice.render(label, table, evaluations, skipped, width))
 
 
 if __name__ == "__main__":  # pragma: no cover

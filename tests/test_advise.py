@@ -20,9 +20,12 @@ def test_table_ranks_unbiased_by_work_variance(poisson_advice):
     unbiased = table[~table["biased"]]
     assert list(unbiased["rank"]) == list(range(1, len(unbiased) + 1))
     assert list(unbiased["work_variance"]) == sorted(unbiased["work_variance"])
-    # work variance is the total variance times the time per estimate
+    # work: the total variance times the cost evaluations of one estimate (no timing in it);
+    # time: the total variance times the seconds per estimate
+    assert all(math.isclose(w, v * n) for w, v, n in
+               zip(table["work_variance"], table["total_variance"], table["evaluations"]))
     assert all(math.isclose(w, v * t) for w, v, t in
-               zip(table["work_variance"], table["variance"], table["time_per_estimate_s"]))
+               zip(table["time_variance"], table["total_variance"], table["time_per_estimate_s"]))
     # every estimator that applies at 4 evaluations: the example plugin by its entry point too
     assert {"reparam", "score_function(baseline=loo)", "score_function_median"} <= set(table["estimator"])
     assert set(table["K"]) == {4}
@@ -42,7 +45,9 @@ def test_total_variance_is_the_trace_of_the_estimates_covariance():
     table, _ = advise(problem, 4, 4000, min_run_time=0.01, variants=[("reparam", {})])
     grads = estimators.get("reparam")(problem, 4000, 4, torch.Generator().manual_seed(0))
     trace = sum(float(g.var(0).sum()) for g in grads.values())
-    assert table["variance"].iloc[0] == pytest.approx(trace, rel=1e-4)
+    assert table["total_variance"].iloc[0] == pytest.approx(trace, rel=1e-4)
+    coordinates = sum(g[0].numel() for g in grads.values())
+    assert table["mean_variance"].iloc[0] == pytest.approx(trace / coordinates, rel=1e-4)
 
 
 def test_biased_estimators_are_apart_and_not_ranked():
@@ -65,7 +70,7 @@ def test_advise_cli_on_an_ad_hoc_problem_and_a_bad_budget():
     assert "Unbiased, ranked by work-normalised variance" in result.output
     assert "Caveats:" in result.output and "Use " in result.output
     result = CliRunner().invoke(main, args[:-1] + ["0"])
-    assert result.exit_code == 2 and "--evaluations must be an integer >= 1, got 0" in result.output
+    assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
 
 
 def test_budgets_count_each_estimators_own_cost_on_the_problem():
@@ -78,7 +83,98 @@ def test_budgets_count_each_estimators_own_cost_on_the_problem():
     assert samples_within(mv, prob, 4) == 0 and samples_within(mv, prob, 80) == 2
     assert samples_within(dm, prob, 16) == 2 and samples_within(dm, prob, 13) == 0
     assert samples_within(estimators.get("disarm"), suites.problems.get("bernoulli"), 5) == 2
-    table, skipped = suites.advise.advise(prob, 4, 200, min_run_time=0,
+    table, skipped = suites.advise.advise(prob, 4, 200, min_run_time=0.01,
                                           variants=[("measure_valued", {}), ("score_function", {})])
     assert list(table["estimator"]) == ["score_function"]
     assert skipped == ["measure_valued: not run at 4 evaluations (one sample costs 40 evaluations)"]
+
+
+def test_ties_are_printed_as_ties_and_a_clear_winner_as_one():
+    # rank() on hand-made rows: values 1.00 +- 0.05 and 1.05 +- 0.05 are 0.7 combined
+    # (relative) standard errors apart: tied; 3.0 +- 0.05 is 22 apart: not.
+    import pandas as pd
+    from suites.advise import rank
+    rows = pd.DataFrame({
+        "estimator": ["c", "b", "a"], "K": [4, 4, 4], "biased": [False, False, False],
+        "work_variance": [3.0, 1.05, 1.0], "work_variance_se": [0.05, 0.05, 0.05]})
+    table = rank(rows, "work")
+    assert list(table["estimator"]) == ["a", "b", "c"]
+    assert list(table["tied"]) == [True, True, False]
+    line = recommendation(table)
+    assert line.startswith("Tied: a, b:") and "Use a" not in line
+    clear = rank(rows[rows["estimator"] != "b"], "work")
+    assert recommendation(clear).startswith("Use a (K=4)") and "3x lower" in recommendation(clear)
+
+
+def test_a_nan_value_is_never_ranked_first():
+    import pandas as pd
+    from suites.advise import rank
+    rows = pd.DataFrame({"estimator": ["nan", "fine"], "K": [1, 1], "biased": [False, False],
+                         "work_variance": [float("nan"), 2.0], "work_variance_se": [float("nan"), 0.1]})
+    table = rank(rows, "work")
+    assert list(table["estimator"]) == ["fine", "nan"] and table["rank"].isna().tolist() == [False, True]
+    assert recommendation(table).startswith("Use fine")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--min-run-time", "0", "0.0 is not in the range 0<x<=600"),
+    ("--min-run-time", "-1", "-1.0 is not in the range 0<x<=600"),
+    ("--min-run-time", "nan", "nan is not a finite number of seconds"),
+    ("--evaluations", "0", "0 is not in the range x>=1"),
+    ("--num-estimates", "1", "1 is not in the range 2<=x<=1000000000"),
+    ("--by", "speed", "'speed' is not one of 'work', 'time'"),
+])
+def test_advise_refuses_out_of_range_options_in_one_line(option, value, message):
+    result = CliRunner().invoke(main, ["advise", "--problem", "bernoulli(dim=1)", option, value])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_advise_takes_the_printed_label_fits_the_terminal_and_speaks_json():
+    import json
+    args = ["advise", "--problem", "gaussian(cost=cos,dim=3)", "--num-estimates", "300",
+            "--min-run-time", "0.01", "--estimator", "score_function(baseline=loo)",
+            "--estimator", "reparam", "--estimator", "score_function"]
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Advice for gaussian(cost=cos,dim=3) at 4")
+    assert max(map(len, result.output.splitlines())) <= 80
+    # the printed rows: total var per row equals the library's, to the printed digits
+    data = json.loads(CliRunner().invoke(main, args + ["--format", "json"]).output)
+    rows = {r["estimator"]: r for r in data["estimators"]}
+    assert set(rows) == {"score_function(baseline=loo)", "reparam", "score_function"}
+    assert data["best"] == ["reparam"] and data["recommendation"].startswith("Use reparam")
+    # the i-th printed row is the i-th ranked estimator (its label may wrap onto a next line)
+    printed = [line.split() for line in result.output.splitlines()
+               if line.split() and line.split()[0].lstrip("=").isdigit()]
+    assert len(printed) == 3
+    for words, row in zip(printed, data["estimators"]):
+        assert row["work_variance"] == pytest.approx(row["total_variance"] * row["evaluations"])
+        assert row["estimator"].startswith(words[1]) and words[0] == str(row["rank"])
+        assert words[4].startswith(f"{row['total_variance']:.3g}±")
+        assert words[5].startswith(f"{row['work_variance']:.3g}±")
+
+
+def test_time_ranking_times_every_estimator_in_each_round():
+    # Round-robin: with 3 rounds, the calls go a, b, a, b, a, b; never a, a, a, b, b, b.
+    from suites import advise as advice
+    calls = []
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, problem, m, k, generator):
+            calls.append(self.name)
+
+    problem = suites.problems.get("bernoulli", dim=1)
+    times = advice.interleaved_times(problem, [(Recorder("a"), 1), (Recorder("b"), 1)], 10, 0,
+                                     min_run_time=3e-4, rounds=3)
+    assert [len(t) for t in times] == [3, 3]
+    firsts = [calls.index("b")] + [i for i in range(1, len(calls)) if calls[i] != calls[i - 1]]
+    assert len(firsts) >= 5  # at least 6 runs of calls: a b a b a b
+    table, _ = advice.advise(problem, 4, 500, min_run_time=0.03, by="time", rounds=3,
+                             variants=[("score_function", {}), ("disarm", {})])
+    ranked = table[table["rank"].notna()]
+    assert list(ranked["time_variance"]) == sorted(ranked["time_variance"])
+    assert (table["by"] == "time").all() and table["time_spread"].ge(0).all()
