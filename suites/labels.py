@@ -45,6 +45,24 @@ def differing(kind: str, name: str, config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in default or not same_value(v, default[k])}
 
 
+#: Problem options a label always shows, default or not: a bare ``bernoulli`` selects every
+#: dimension (``run --problem bernoulli``), so the label of one dimension must say which.
+ALWAYS_SHOWN = ("dim",)
+
+
+def shown(kind: str, name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The options a label shows: those that differ from the defaults, and a problem's
+    ``ALWAYS_SHOWN`` ones (so ``bernoulli(dim=10)``, ``gaussian(cost=cos,dim=10)``)."""
+    keep = differing(kind, name, config)
+    if kind == "problem":
+        keep.update({k: config[k] for k in ALWAYS_SHOWN if k in config})
+        # A config entry that is no option of the constructor (gaussian_full's
+        # custom_scale_tril, which follows from scale_tril) could not be typed back.
+        options = defaults(kind, name)
+        keep = {k: v for k, v in keep.items() if not options or k in options}
+    return keep
+
+
 def estimator_label(name: str, config_json: str, full: bool = False) -> str:
     """How the CLI names an estimator configuration, ``score_function(baseline=loo)``: the
     options that differ from the defaults (``full``: every option, as ``Estimator.label``)."""
@@ -55,10 +73,10 @@ def estimator_label(name: str, config_json: str, full: bool = False) -> str:
 def problem_label(name: str, config_json: str, keys: Iterable[str] | None = None,
                   full: bool = False) -> str:
     """How the CLI names a problem configuration, ``gaussian(cost=cos,dim=10)``: the options
-    that differ from the defaults (or ``keys``; ``full``: every option)."""
+    that differ from the defaults and its dimension (or ``keys``; ``full``: every option)."""
     config = parse_config(config_json)
     if keys is None and not full:
-        config = differing("problem", name, config)
+        config = shown("problem", name, config)
     return with_options(name, config, keys)
 
 

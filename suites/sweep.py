@@ -30,7 +30,14 @@ MAX_ESTIMATES = 10**9
 def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names: Sequence[str] = (),
                  devices: Sequence[str] = (), num_estimates: int | None = None,
                  seed: int | None = None, num_samples: int | None = None) -> list[Cell]:
-    """The cells of ``suite`` after the command line's filters and overrides."""
+    """The cells of ``suite`` after the command line's filters and overrides.
+
+    A name is a label as the tables print it, ``NAME(k=v,...)``, or the same as
+    ``NAME,k=v,...``: both select the configuration of a registered NAME; an
+    unregistered ``pkg.module:Class`` with its options is measured on the grid's axes.
+    """
+    estimator_names = [_as_label(name, estimators.names()) for name in estimator_names]
+    problem_names = [_as_label(name, problems.names()) for name in problem_names]
     # Unknown names fail here, listing the known ones; a label NAME(k=v,...) names a variant.
     plugins.validate_names([name.split("(", 1)[0] for name in estimator_names],
                            [name.split("(", 1)[0] for name in problem_names])
@@ -68,6 +75,19 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
     if num_samples is not None:  # a leave-one-out baseline needs K >= 2: its cells drop out
         cells = [c for c in cells if _accepts(c)]
     return cells
+
+
+def _as_label(spec: str, registered: Sequence[str]) -> str:
+    """``NAME(k=v,...)`` (sorted keys) for a registered NAME given either way; an ad hoc
+    ``pkg.module:Class`` in the comma form, which ``plugins.add_named_cells`` builds."""
+    from estimators.registry import split_spec
+
+    from .labels import with_options
+
+    name, options = split_spec(spec)
+    if name in registered:
+        return with_options(name, options)
+    return ",".join([name, *(f"{k}={v}" for k, v in options.items())]) if options else name
 
 
 def _accepts(cell: Cell) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from ..labels import with_options
+from ..labels import shown, with_options
 
 
 def _canonical(config: dict[str, Any]) -> str:
@@ -49,13 +49,14 @@ class Cell:
 
     @property
     def label(self) -> str:
+        """The cell as the tables, the report and ``advise`` name it: problem and estimator
+        with the options that differ from their defaults (``suites.labels``)."""
+        names = (f"{with_options(self.problem, shown('problem', self.problem, self.problem_config))} x "
+                 f"{with_options(self.estimator, shown('estimator', self.estimator, self.estimator_config))}")
         if self.settings.get("kind") == "train":
-            return (f"{with_options(self.problem, self.problem_config)} x "
-                    f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
-                    f"K={self.num_samples} seed {self.seed}, {self.settings['steps']} steps")
-        return (f"{with_options(self.problem, self.problem_config)} x "
-                f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
-                f"M={self.num_estimates} K={self.num_samples}")
+            return (f"{names} on {self.device} K={self.num_samples} seed {self.seed}, "
+                    f"{self.settings['steps']} steps")
+        return f"{names} on {self.device} M={self.num_estimates} K={self.num_samples}"
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ def annotate(df: pd.DataFrame) -> pd.DataFrame:
         # The estimator without its temperature: one line per family in bias-vs-temperature.
         estimator_family=[with_options(n, {k: v for k, v in c.items() if k != "temperature"})
                           for n, c in zip(df["estimator"], estimator_configs)],
-        problem_label=[problem_label(n, c, problem_keys[n])
-                       for n, c in zip(df["problem"], df["problem_config"])],
+        # One label format everywhere: the one run, advise and check accept and the CLI prints.
+        problem_label=[problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
         problem_variant=[problem_label(n, c, variant_keys[n])
                          for n, c in zip(df["problem"], df["problem_config"])],
         dim=[c.get("dim") for c in problem_configs],
