@@ -1,12 +1,14 @@
 # make test: build .venv from nothing (with the example plugin of examples/, which the
 # tests check through its entry points, and the peers extra: storchastic and Pyro, whose
 # adapters tests/test_peers.py checks) and run the tests.
-# make bench: same set-up, run BENCH_SUITES into results/latest.new/<suite>/,
-# render the report there, then swap it in as results/latest (only when all
-# of it succeeded); suites that are not
-# registered (vae before it lands) are skipped with a line saying so.
-# CPU timings use one thread (BENCH_ARGS) so that they are steady on a shared
-# machine; the whole run takes a few minutes on 2 cores.
+# make bench: same set-up, run the quick profile of BENCH_SUITES (suites/profiles.py: the
+# representative cells of each suite, the same cells with the same seeds, M and K as the
+# full grids, and training at 300 steps x 2 seeds) into results/bench.new/<suite>/, render
+# the report there, then swap it in as results/bench (only when all of it succeeded);
+# suites that are not registered are skipped with a line saying so. Each finished cell is
+# one line when the output is not a terminal (make bench > log).
+# make bench-full: the full grids into results/latest (the published results).
+# CPU timings use one thread (BENCH_ARGS) so that they are steady on a shared machine.
 # TORCH is installed before the project so that its range (torch>=2.3) is
 # already met and pip never pulls a multi-GB CUDA build by accident; users
 # with a GPU override it, e.g. make test TORCH="torch==2.5.1".
@@ -16,13 +18,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_SUITES ?= core scaling vae papers train
-BENCH_OUT ?= results/latest
+BENCH_PROFILE ?= quick
+BENCH_OUT ?= results/bench
 BENCH_ARGS ?= --threads 1
 
 ASV := $(BIN)/asv
 ASV_QUICK_BENCH ?= EstimateCall.time_estimate
 
-.PHONY: test asv-check bench install clean
+.PHONY: test asv-check bench bench-full install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,8 +76,8 @@ bench: $(STAMP)
 	@mkdir -p $(BENCH_OUT).new; runs=""; for suite in $(BENCH_SUITES); do \
 	  if ! $(BIN)/python -c "import sys, suites.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
 	    echo "bench: skipping suite '$$suite' (not registered; see mcgradbench list)"; continue; fi; \
-	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS)"; \
-	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS) || exit 1; \
+	  echo "$(BIN)/mcgradbench run $$suite --profile $(BENCH_PROFILE) --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS)"; \
+	  $(BIN)/mcgradbench run $$suite --profile $(BENCH_PROFILE) --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS) || exit 1; \
 	  runs="$$runs $(BENCH_OUT).new/$$suite"; \
 	done; \
 	echo "$(BIN)/mcgradbench report$$runs --out $(BENCH_OUT).new"; \
@@ -83,6 +86,11 @@ bench: $(STAMP)
 	if [ -e $(BENCH_OUT) ]; then mv $(BENCH_OUT) $(BENCH_OUT).old; fi; \
 	mv $(BENCH_OUT).new $(BENCH_OUT) && rm -rf $(BENCH_OUT).old; \
 	echo "bench: results in $(BENCH_OUT)"
+
+# The full grids (about 15 minutes on 2 idle cores, most of it the train suite's 3,000-step
+# curves), published in results/latest.
+bench-full: $(STAMP)
+	$(MAKE) bench BENCH_PROFILE=full BENCH_OUT=results/latest
 
 clean:
 	rm -rf $(VENV) .asv build *.egg-info

@@ -367,9 +367,9 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
 def as_json(problem_label: str, table: pd.DataFrame, evaluations: int,
             skipped: Sequence[str]) -> dict:
     """The advice as data (``--format json``): every row, the recommendation and caveats."""
-    import json
+    from .summary import records
 
-    rows = json.loads(table.to_json(orient="records"))  # NaN -> null, numpy -> Python
+    rows = records(table.astype(object).where(table.notna(), None))
     ranked = table[table["rank"].notna()]
     best = list(ranked[ranked["tied"]]["estimator"]) if len(ranked) else []
     return {"problem": problem_label, "evaluations": evaluations, "by": table["by"].iloc[0],

@@ -121,10 +121,16 @@ RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num
 @click.option("--grad-variance", type=click.IntRange(min=0), default=None,
               help="train suite: extra estimates at each logged step for the gradient's variance "
                    "[default: 0, off].")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True,
+              help="quick: the representative cells of the suite (suites/profiles.py; what make "
+                   "bench runs); --problem/--estimator/--steps/--seeds given win.")
+@click.option("--quiet", is_flag=True, help="Print only errors and the results path.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="The summary as a table or as JSON records.")
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
         min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
-        grad_variance):
+        grad_variance, profile, quiet, output):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     import torch
 
@@ -146,6 +152,10 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         if resume is not None:
             suite, options = resumed_selection(ctx, suite, options, meta, resume)
         suite = suite or "core"
+        from .profiles import options as profile_options
+        for key, value in profile_options(profile, suite).items():
+            if not options[key]:  # what the command line gives wins
+                options[key] = value
         if not 0 <= options["min_run_time"] < float("inf"):  # also refuses nan
             raise ValueError(f"--min-run-time must be a finite number >= 0, got {options['min_run_time']}")
         if options["threads"] is not None and options["threads"] < 1:
@@ -186,16 +196,31 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
             done = store.finished_keys(table)  # as read under the lock
             pending = [c for c in cells if store.cell_key(c) not in done]
             sweep = Sweep(run_dir, meta, table, total=len(cells))
-            table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner)
+            table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner,
+                                   "none" if quiet else display(output))
     finally:
         torch.set_num_threads(threads_before)
     width = shutil.get_terminal_size((80, 24)).columns
-    if suite == "train":
+    if quiet:
+        pass
+    elif output == "json":
+        from .summary import summary_json
+        click.echo(summary_json(table))
+    elif suite == "train":
         from .summary import format_train_summary
         click.echo(format_train_summary(table, width))
     else:
-        click.echo(format_summary(table, width))
+        from .verdict import format_verdicts
+        click.echo(format_summary(table, width) + "\n\n" + format_verdicts(table, width))
     click.echo(f"results: {run_dir / store.RESULTS}", err=True)
+
+
+def display(output: str) -> str:
+    """How progress shows: a bar on a terminal; a line per finished cell where the output
+    is read later (``make bench > log``): on stdout beside a text table, else on stderr."""
+    if not sys.stdout.isatty() and output == "text":
+        return "stdout"
+    return "bar" if sys.stderr.isatty() else "stderr"
 
 
 def command_line(ctx) -> str:
@@ -282,22 +307,46 @@ def progress_bar(length: int, label: str, width: int, file=None):
     return bar
 
 
-def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
-    """``run_sweep`` with a progress bar; an interrupt or bad input ends in one line."""
+def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend, show="bar"):
+    """``run_sweep`` with its progress shown (``show``: bar, stdout or stderr lines, none);
+    an interrupt or bad input ends in one line."""
+    import contextlib
+    import time
+
     from .sweep import run_sweep
 
     width = shutil.get_terminal_size((80, 24)).columns
     try:
-        click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into {sweep.run_dir}",
-                   err=True)
-        with progress_bar(len(pending), suite, width) as bar:
+        if show != "none":
+            click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into "
+                       f"{sweep.run_dir}", err=True)
+        if show in ("stdout", "stderr"):
+            clock = {"start": time.perf_counter(), "done": 0}
+
             def started(cell):
-                bar.show(f"running {cell.label}")
-                bar.render_progress()  # update(0) would not redraw
+                clock["start"] = time.perf_counter()
 
             def finished(cell):
-                bar.show(f"done {cell.label}")
-                bar.update(1)
+                clock["done"] += 1
+                seconds = time.perf_counter() - clock["start"]
+                clock["start"] = time.perf_counter()  # a backend without starts: since the last
+                head, tail = f"[{clock['done']}/{len(pending)}] ", f"  {seconds:.1f} s  stored"
+                click.echo(head + shorten(cell.label, width - len(head) - len(tail)) + tail,
+                           err=show == "stderr")
+            return run_sweep(sweep, pending, suite, min_run_time, backend,
+                             on_cell=finished, on_start=started)
+        bar = (progress_bar(len(pending), suite, width) if show == "bar"
+               else contextlib.nullcontext(None))
+        with bar:
+            def started(cell):
+                if bar is not None and show == "bar":
+                    bar.show(f"running {cell.label}")
+                    bar.render_progress()  # update(0) would not redraw
+
+            def finished(cell):
+                if show == "bar":
+                    bar.show(f"done {cell.label}")
+                    bar.update(1)
             return run_sweep(sweep, pending, suite, min_run_time, backend,
                              on_cell=finished, on_start=started)
     except KeyboardInterrupt:

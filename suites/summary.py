@@ -108,3 +108,36 @@ def format_train_summary(table: pd.DataFrame, width: int) -> str:
                       + tabulate(block.values.tolist(), headers=list(block.columns),
                                  tablefmt="simple", disable_numparse=True))
     return "\n\n".join(blocks)
+
+
+def summary_json(table: pd.DataFrame) -> str:
+    """``run --format json``: every result row's numbers under its labels, and the verdicts."""
+    import json
+
+    from .verdict import verdicts
+
+    rows = pd.DataFrame({
+        "problem": [problem_label(n, c) for n, c in zip(table["problem"], table["problem_config"])],
+        "estimator": [estimator_label(n, c) for n, c in zip(table["estimator"], table["estimator_config"])],
+    })
+    if "param" in table:  # point measurements; a training run's rows are per logged step
+        keep = ["param", "device", "num_estimates", "num_samples", "seed", "variance",
+                "variance_se", "bias_norm", "bias_se", "max_abs_z", "biased", "nonfinite"]
+        rows = rows.join(table[keep].reset_index(drop=True)).assign(
+            time_per_estimate_s=(table["time_s"] / table["timed_estimates"]).to_numpy())
+        found = records(verdicts(table))
+    else:
+        keep = ["device", "num_samples", "seed", "step", "seconds", "objective"]
+        rows = rows.join(table[keep].reset_index(drop=True))
+        found = []
+    return json.dumps({"rows": records(rows), "best": found}, indent=1)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """``frame``'s rows as JSON-ready dicts: floats to the last bit (``to_json`` rounds to 10
+    digits), NaN as null."""
+    def plain(value):
+        if hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+        return None if isinstance(value, float) and value != value else value
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]

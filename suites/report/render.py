@@ -131,7 +131,7 @@ def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     frame["data"] = [f"[results.csv]({p}/results.csv)" for p in frame["data"]]
     lines = ["# mcgradbench report", "",
              f"Rendered {utc_now().isoformat()} by mcgradbench {package_version()} from "
-             f"{len(metas)} run(s).", "", "## Runs", "",
+             f"{len(metas)} run(s).", "", *verdict_markdown(df), "## Runs", "",
              frame.to_markdown(index=False, disable_numparse=True), ""]
     for meta in metas:
         if meta.get("command"):
@@ -179,8 +179,44 @@ th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: rig
 th:first-child, td:first-child { text-align: left; }
 caption { caption-side: top; text-align: left; color: #444; padding-bottom: 0.3rem; }
 img { max-width: 100%; }
+/* a wide table scrolls inside its own box: the page stays within 1280 px */
+.scroll { overflow-x: auto; max-width: 100%; }
 code { background: #f4f4f4; padding: 0 0.2rem; }
 """
+
+
+def scroll(table_html: str) -> str:
+    """A table in a box of its own that scrolls sideways when the table is wider than the page."""
+    return f'<div class="scroll">{table_html}</div>'
+
+
+VERDICT_TITLE = "Best estimator per problem"
+VERDICT_NOTE = ("Per problem and device: the unbiased estimator of least work-normalised "
+                "variance (total variance × cost evaluations per estimate) and of least "
+                "time-normalised variance (total variance × seconds per estimate), the ratio to "
+                "the next and whether the gap exceeds 2 combined standard errors (log scale); "
+                "biased estimators apart, with their ‖bias‖ ± se (suites/verdict.py).")
+
+
+def verdict_markdown(df) -> list[str]:
+    """The report's opening section: the best estimator per problem (none for training runs)."""
+    from ..verdict import verdict_frame
+
+    frame = verdict_frame(df) if df is not None else pd.DataFrame()
+    if frame.empty:
+        return []
+    return [f"## {VERDICT_TITLE}", "", VERDICT_NOTE, "",
+            frame.to_markdown(index=False, disable_numparse=True), ""]
+
+
+def verdict_html(df) -> list[str]:
+    from ..verdict import verdict_frame
+
+    frame = verdict_frame(df) if df is not None else pd.DataFrame()
+    if frame.empty:
+        return []
+    return [f"<h2>{html.escape(VERDICT_TITLE)}</h2>", f"<p>{html.escape(VERDICT_NOTE)}</p>",
+            scroll(frame.to_html(index=False, border=0))]
 
 
 def inline_code(text: str) -> str:
@@ -197,9 +233,10 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     runs["data"] = [f'<a href="{esc(d)}/results.csv">{esc(d)}</a>' for d in runs["data"]]
     parts = [f"<h1>mcgradbench report</h1><p>Rendered {esc(utc_now().isoformat())} by "
              f"mcgradbench {esc(package_version())} from {len(metas)} run(s).</p>",
-             "<h2>Runs</h2>",
-             runs.to_html(index=False, border=0, escape=False,
-                          formatters={c: (lambda v: esc(str(v))) for c in runs.columns if c != "data"})]
+             *verdict_html(df), "<h2>Runs</h2>",
+             scroll(runs.to_html(index=False, border=0, escape=False,
+                                 formatters={c: (lambda v: esc(str(v))) for c in runs.columns
+                                             if c != "data"}))]
     parts += [f"<p><code>{esc(m['run'])}</code>: <code>{esc(m['command'])}</code></p>"
               for m in metas if m.get("command")]
     parts += [f"<p>{inline_code(line)}</p>" for line in (notes(df, metas) if df is not None else [])]
@@ -222,15 +259,15 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     against = peers.peers_table(df) if df is not None else pd.DataFrame()
     if not against.empty:
         parts += [f"<h2>{esc(peers.TITLE)}</h2>", f"<p>{inline_code(peers.LEGEND)}.</p>",
-                  against.to_html(index=False, border=0)]
+                  scroll(against.to_html(index=False, border=0))]
     parts.append("<h2>Tables</h2>")
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
-        parts += [tables.to_html(t) for t in group]
+        parts += [scroll(tables.to_html(t)) for t in group]
     if train:
         parts.append("<h3>Training runs</h3>")
         for title, frame in train[1]:
-            parts += [f"<h4>{esc(title)}</h4>", frame.to_html(index=False, border=0)]
+            parts += [f"<h4>{esc(title)}</h4>", scroll(frame.to_html(index=False, border=0))]
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>mcgradbench report</title><style>{CSS}</style></head>\n<body>\n{body}\n"
