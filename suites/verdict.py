@@ -120,10 +120,10 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
 
 def sentence(row) -> str:
     """``reparam (K=4), 13.7x below score_function(baseline=loo) (K=4), significant (74 se)``."""
-    if row["best"] is None:
+    if pd.isna(row["best"]):  # None in a column of strings and NaN reads back as NaN
         return "no unbiased estimator measured"
-    text = f"{row['best']} (K={row['K']})"
-    if row["next"] is None:
+    text = f"{row['best']} (K={int(row['K'])})"
+    if pd.isna(row["next"]):
         return text + ", the only unbiased one"
     verdict = (f"significant ({row['z']:.0f} se)" if row["significant"] else
                f"tied within {TIE_SE:g} se ({row['z']:.1f})")

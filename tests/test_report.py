@@ -73,7 +73,9 @@ def test_every_format_is_written_with_estimator_names(rendered):
 
 def test_figures_are_png_and_svg_linked_relatively(rendered):
     md = (rendered / "report.md").read_text()
-    for stem in ("variance_vs_dimension", "bias_vs_temperature", "time_vs_estimates", "efficiency"):
+    # one figure per problem family (here bernoulli only), at most six panels each
+    for stem in ("variance_vs_dimension_bernoulli", "bias_vs_temperature_bernoulli",
+                 "time_vs_estimates_bernoulli", "efficiency_bernoulli"):
         png, svg = rendered / "figures" / f"{stem}.png", rendered / "figures" / f"{stem}.svg"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", stem
         assert "<svg" in svg.read_text()[:2000], stem
@@ -303,7 +305,8 @@ def test_time_against_m_keeps_runs_of_different_seeds_apart():
     rows = []
     for seed, slope in ((0, 1.0), (1, 3.0)):
         for m in (10, 100, 1000):
-            rows.append({"problem": "toy", "problem_variant": "toy", "dim": 1, "problem_label": "toy",
+            rows.append({"suite": "t", "problem": "toy", "problem_variant": "toy", "dim": 1,
+                         "problem_label": "toy",
                          "estimator_label": "reparam", "device": "cpu", "device_name": "x",
                          "num_samples": 1, "seed": seed, "timed_estimates": m,
                          "time_per_estimate_s": slope * 1e-6 * (1 + 10 / m)})

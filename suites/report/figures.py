@@ -8,6 +8,7 @@ and keep one colour and marker across all figures.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,14 @@ import seaborn as sns  # noqa: E402
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*"]
 #: A ratio of largest to smallest value beyond which an axis is drawn in log scale.
 DECADES = 20.0
-COL_WRAP = 4
+#: Panels a row: three panels of 3.1 in and a legend print within 12 in, the width
+#: report.html shows at 1280 px, so that 8 pt text stays 8 pt.
+COL_WRAP = 3
+#: Panels one figure may hold; more are split into several figures (``parts``).
+MAX_PANELS = 6
+PANEL_HEIGHT, PANEL_ASPECT = 2.4, 1.3
+#: What one line of a figure may join: points of one suite, device and K (never two).
+LINE_KEYS = ["suite", "device", "num_samples"]
 RC = {"svg.hashsalt": "mcgradbench", "svg.fonttype": "none"}  # reproducible, editable SVG text
 
 
@@ -33,24 +41,35 @@ class Skip(Exception):
 
 
 def style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9, rc=RC)
+    """seaborn's ``paper`` context: tick labels 8.8 pt, axis labels and titles 9.6 pt."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0, rc=RC)
+
+
+#: The report's colour of each label: one estimator has one colour in every figure.
+_COLOURS: dict[str, tuple] = {}
+
+
+def distinct_colours(count: int) -> list[tuple]:
+    """``count`` colours a reader tells apart: tab10's ten, then tab20's light partners of
+    them, then Dark2, then evenly spaced husl hues (and markers differ as well)."""
+    base = (sns.color_palette("tab10") + sns.color_palette("tab20")[1::2]
+            + sns.color_palette("Dark2"))
+    return (base + sns.color_palette("husl", max(0, count - len(base))))[:count]
+
+
+def use_colours(labels) -> None:
+    """Fix the colour of every label the report will draw (sorted, so reruns agree)."""
+    _COLOURS.clear()
+    palette(labels)
 
 
 def palette(labels) -> dict[str, tuple]:
-    """One colour per estimator label: a hue per estimator, shades of it per option setting.
-
-    Eleven or more labels would exhaust tab10 and leave neighbouring hues
-    indistinguishable; a hue per family keeps ``score_function`` apart from
-    ``reparam`` however many temperatures or baselines are swept.
-    """
-    labels = sorted(set(labels))
-    families = sorted({label.split("(")[0] for label in labels})
-    hues = sns.color_palette("tab10" if len(families) <= 10 else "husl", len(families))
-    colours = {}
-    for family, hue in zip(families, hues):
-        members = [label for label in labels if label.split("(")[0] == family]
-        colours.update(zip(members, shades(hue, len(members))))
-    return colours
+    """The colour of each label: the report's where ``use_colours`` set it, a new distinct
+    one (after those taken) otherwise."""
+    new = sorted(set(labels) - set(_COLOURS))
+    if new:
+        _COLOURS.update(zip(new, distinct_colours(len(_COLOURS) + len(new))[len(_COLOURS):]))
+    return {label: _COLOURS[label] for label in labels}
 
 
 def shades(hue, count: int) -> list[tuple]:
@@ -154,14 +173,18 @@ def lines_with(df: pd.DataFrame, line: list[str], x: str, at_least: int = 2) -> 
 
 
 def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None, **_):
-    """A line with ±1 se error bars; points where column ``hollow`` is true drawn unfilled."""
-    data = data.sort_values(x)
-    plt.errorbar(data[x], data[y], yerr=data[yerr], color=color, label=label, marker=marker,
-                 markersize=5, capsize=2, linewidth=1.3)
-    if hollow is not None:
-        calm = data[data[hollow]]
-        plt.plot(calm[x], calm[y], linestyle="none", marker=marker, markersize=5,
-                 markerfacecolor="white", markeredgecolor=color, zorder=3)
+    """Lines with ±1 se error bars, one per suite, device and K of the estimator (``LINE_KEYS``:
+    never one line through points of two); points where ``hollow`` is true drawn unfilled."""
+    keys = [k for k in LINE_KEYS if k in data]
+    for i, (_, part) in enumerate(data.groupby(keys, sort=True) if keys else [(None, data)]):
+        part = part.sort_values(x)
+        plt.errorbar(part[x], part[y], yerr=part[yerr], color=color,
+                     label=label if i == 0 else None, marker=marker, markersize=4, capsize=2,
+                     linewidth=1.2)
+        if hollow is not None:
+            calm = part[part[hollow]]
+            plt.plot(calm[x], calm[y], linestyle="none", marker=marker, markersize=4,
+                     markerfacecolor="white", markeredgecolor=color, zorder=3)
 
 
 def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
@@ -171,14 +194,35 @@ def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
     return sns.FacetGrid(data, col=panel, col_wrap=min(COL_WRAP, n), col_order=panel_order(data, panel),
                          hue=hue, hue_order=hues,
                          palette=palette(hues), hue_kws={"marker": [markers(hues)[h] for h in hues]},
-                         sharex=False, sharey=False, height=3.0, aspect=1.25, **kw)
+                         sharex=False, sharey=False, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **kw)
 
 
 def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
     grid.set_titles(col_template="{col_name}")
     grid.add_legend(title=legend_title)
-    grid.figure.suptitle(title, y=1.02, fontsize="large")
+    legend_below(grid)
+    suptitle(grid.figure, title)
     return grid.figure
+
+
+def legend_below(grid) -> None:
+    """The legend under the panels in columns: beside them, twenty entries stand taller than
+    a row of panels and run into the title."""
+    if grid.legend is None:
+        return
+    columns = max(2, int(grid.figure.get_figwidth() // 3.0))
+    grid.figure.tight_layout()
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
+                    frameon=False)
+
+
+def suptitle(figure: plt.Figure, text: str) -> None:
+    """A figure title wrapped to the figure's width, raised clear of the panel titles."""
+    width = max(40, int(figure.get_figwidth() * 11))  # about 11 characters an inch at 9.6 pt
+    lines = textwrap.wrap(text, width)
+    # suptitle hangs from y: lines of about 0.16 in (9.6 pt x 1.2), and 0.12 in of air.
+    figure.suptitle("\n".join(lines), y=1.0 + (0.16 * len(lines) + 0.12) / figure.get_figheight(),
+                    fontsize="medium")
 
 
 # --- the figures ------------------------------------------------------------------------
@@ -187,7 +231,7 @@ def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
     """Variance per coordinate against dimension, log-log, one panel per problem and parameter."""
     rows = preferred_device(df[df["dim"].notna() & (df["variance"] > 0)])
     rows = rows.assign(panel=rows["problem_variant"] + " · " + rows["param"])
-    line = ["panel", "estimator_label"]
+    line = ["panel", "estimator_label", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "dim"), line, "dim")
     if rows.empty:
         raise Skip("no estimator was measured on one problem at two or more dimensions")
@@ -204,7 +248,7 @@ def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
     """‖bias‖ against Gumbel-softmax temperature, one panel per problem configuration and parameter."""
     rows = preferred_device(df[df["temperature"].notna()])
     rows = rows.assign(panel=rows["problem_label"] + " · " + rows["param"])
-    line = ["panel", "estimator_family"]
+    line = ["panel", "estimator_family", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "temperature"), line, "temperature")
     if rows.empty:
         raise Skip("no estimator with a temperature option was measured at two or more temperatures")
@@ -226,7 +270,7 @@ def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
     seeds stay separate lines, never one line zig-zagging between them.
     """
     # One point per line and M: the run given last (seaborn would otherwise average runs).
-    line = ["problem_label", "estimator_label", "device", "num_samples", "seed"]
+    line = ["problem_label", "estimator_label", "suite", "device", "num_samples", "seed"]
     rows = df[np.isfinite(df["time_per_estimate_s"])].drop_duplicates(
         [*line, "timed_estimates"], keep="last")
     rows = rows.assign(time_us=rows["time_per_estimate_s"] * 1e6,
@@ -243,20 +287,24 @@ def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
     style = {"style": "line", "style_order": styles, "markers": True, "dashes": True}
     if len(styles) == 1:
         style = {"marker": "o"}
+    # One line per unit: seaborn would otherwise join every point of one hue and style.
+    rows = rows.assign(unit=rows[line].astype(str).agg("|".join, axis=1))
     grid = sns.relplot(data=rows, kind="line", x="timed_estimates", y="time_us",
                        col="problem_label", col_wrap=min(COL_WRAP, rows["problem_label"].nunique()),
-                       col_order=panel_order(rows, "problem_label"), units=None,
+                       col_order=panel_order(rows, "problem_label"), units="unit", estimator=None,
                        hue="estimator", hue_order=labels, palette=palette(labels), **style,
-                       height=3.0, aspect=1.25, facet_kws={"sharex": False, "sharey": False})
+                       height=PANEL_HEIGHT, aspect=PANEL_ASPECT,
+                       facet_kws={"sharex": False, "sharey": False})
     for panel, ax in grid.axes_dict.items():
         set_scales(ax, rows[rows["problem_label"] == panel], "timed_estimates", "time_us",
                    force_x=True, force_y=True)
     grid.set_axis_labels("estimates per call M", "time per estimate [µs]")
     grid.set_titles(col_template="{col_name}")
+    legend_below(grid)
     devices_text = ", ".join(f"{d}: {n}" for d, n in
                              rows.drop_duplicates("device")[["device", "device_name"]].values)
-    grid.figure.suptitle(f"Wall-clock time per estimate (median of torch.utils.benchmark; "
-                         f"{devices_text})", y=1.02, fontsize="large")
+    suptitle(grid.figure, f"Wall-clock time per estimate (median of torch.utils.benchmark; "
+                          f"{devices_text})")
     return grid.figure
 
 
@@ -311,7 +359,7 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
                        col="problem_label", col_order=order,
                        col_wrap=min(COL_WRAP, per_cell["problem_label"].nunique()),
                        hue="estimator", hue_order=labels, palette=palette(labels),
-                       s=60, height=3.0, aspect=1.25, **style,
+                       s=40, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **style,
                        facet_kws={"sharex": False, "sharey": False}, zorder=3)
     for panel, ax in grid.axes_dict.items():
         here = per_cell[per_cell["problem_label"] == panel]
@@ -325,9 +373,10 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
                    color="black", s=22, linewidths=0.9, zorder=4)
     grid.set_axis_labels("time per estimate [µs]", "variance per coordinate")
     grid.set_titles(col_template="{col_name}")
-    grid.figure.suptitle("Efficiency: variance × time (lower left is better; grey dashed: equal "
-                         "variance × time; black line: frontier of the unbiased; ×: "
-                         "significantly biased)", y=1.02, fontsize="large")
+    legend_below(grid)
+    suptitle(grid.figure, "Efficiency: variance × time (lower left is better; grey dashed: "
+                          "equal variance × time; black line: frontier of the unbiased; ×: "
+                          "significantly biased)")
     return grid.figure
 
 
@@ -391,7 +440,7 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
     labels = sorted(rows["estimator_label"].unique())
     colours = palette(labels)
     panels = sorted(rows["panel"].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         here = rows[rows["panel"] == panel].set_index("estimator_label")
         here = here.loc[[x for x in labels if x in here.index]]
@@ -400,8 +449,8 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
         ax.set_xticks(range(len(here)), here.index, rotation=30, ha="right")
         ax.set_title(panel)
         ax.set_ylabel("log10 variance of one estimate")
-    fig.suptitle("Reproduced: the REBAR/RELAX toy f(b) = (b - t)², one Bernoulli (error bars: ±1 se)",
-                 y=1.02, fontsize="large")
+    suptitle(fig, "Reproduced: the REBAR/RELAX toy f(b) = (b - t)², one Bernoulli (error bars: "
+                  "±1 se)")
     return fig
 
 
@@ -418,6 +467,31 @@ PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("papers_variance_vs_k", "Reproduced: JMLR 2020 variance against k", papers_variance_vs_k),
     ("papers_toy_log_variance", "Reproduced: REBAR/RELAX toy log-variance", papers_toy_log_variance),
 ]
+
+
+#: The column whose values a figure's panels are made of (``parts`` splits by it).
+PANEL_KEY = {"variance_vs_dimension": "problem_variant"}
+
+
+def parts(df: pd.DataFrame, key: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """``df`` split into figures of one problem family each, at most ``MAX_PANELS`` values of
+    ``key`` apiece (in panel order): ``(family, name, rows)``, name ``gaussian_2`` for the
+    second part of a family in several."""
+    out = []
+    for family in sorted(df["problem"].unique()):
+        rows = df[df["problem"] == family]
+        values = list(dict.fromkeys(rows.assign(_dim=rows["dim"].fillna(0)).sort_values(
+            ["problem_variant", "_dim"], kind="stable")[key]))
+        chunks = [values[i:i + MAX_PANELS] for i in range(0, len(values), MAX_PANELS)]
+        for i, chunk in enumerate(chunks):
+            name = family if len(chunks) == 1 else f"{family}_{i + 1}"
+            out.append((family, name, rows[rows[key].isin(chunk)]))
+    return out
+
+
+def panels(figure: plt.Figure) -> list:
+    """The axes of ``figure`` that hold data (a facet grid's spare cells are empty)."""
+    return [ax for ax in figure.axes if ax.has_data()]
 
 
 def suite_figures(df: pd.DataFrame) -> list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]]:

@@ -66,8 +66,24 @@ def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] 
 def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
     """Every figure that the rows allow, as PNG and SVG; skipped ones with their reason."""
     figures.style()
+    figures.use_colours(df["estimator_label"].tolist() + df["estimator_family"].tolist())
     drawn = []
-    for stem, title, draw in figures.FIGURES + figures.suite_figures(df):
+    for stem, title, draw in figures.FIGURES:
+        # One figure per problem family, at most MAX_PANELS panels each.
+        made, reasons = [], []
+        for family, name, rows in figures.parts(df, figures.PANEL_KEY.get(stem, "problem_label")):
+            try:
+                made.append((family, name, draw(rows)))
+            except figures.Skip as reason:
+                reasons.append(str(reason))
+        for family, name, figure in made:
+            # A family drawn in one figure is named by the family alone.
+            name = family if sum(f == family for f, _, _ in made) == 1 else name
+            drawn.append(Drawn(f"{stem}_{name}", f"{title}: {name}",
+                               figures.save(figure, directory, f"{stem}_{name}")))
+        if not made:
+            drawn.append(Drawn(stem, title, [], reasons[0] if reasons else "no rows"))
+    for stem, title, draw in figures.suite_figures(df):
         try:
             figure = draw(df)
         except figures.Skip as reason:

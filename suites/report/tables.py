@@ -62,6 +62,8 @@ def fmt_exact(value: float, z: float) -> str:
     """``0.0186 (−0.8)``: an exact value and the z-score of the sampled one against it."""
     if not math.isfinite(value):
         return "–"
+    if not math.isfinite(z):  # an exact variance of 0 has no z-score, not a "+nan" one
+        return f"{value:.4g} (–)"
     return f"{value:.4g} ({z:+.1f})".replace("(-", "(−")
 
 
