@@ -77,15 +77,6 @@ def list_cmd():
         click.echo(f"warning: {line}", err=True)
 
 
-#: Options of ``run`` that set how a cell runs rather than which cells run.
-TRAIN_OPTIONS = ("steps", "seeds", "grad_variance")
-RUN_OPTIONS = ("min_run_time", "threads") + TRAIN_OPTIONS
-#: Options of ``run`` recorded in meta.json and reused by ``--resume`` unless given again.
-RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num_samples", "seed",
-            "steps", "seeds", "grad_variance",
-            "min_run_time", "threads")
-
-
 @main.command()
 @click.argument("suite", required=False)
 @click.option("--estimator", "estimator_names", multiple=True, help="Only these estimators (repeatable).")
@@ -132,87 +123,42 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
         grad_variance, profile, quiet, output):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
-    import torch
-
-    from . import backends, plugins, store
-    from .summary import format_summary
-    from .sweep import Sweep, load_run, open_run, select_cells
+    from .sweep import DEFAULT_OPTIONS, execute, plan
 
     echo_progress_messages()
-    if out and resume:
-        raise BadInput("give --out DIR for a new run or --resume DIR to continue one, not both")
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
-               # a device given twice would measure every cell twice
-               "devices": list(dict.fromkeys(devices)), "num_estimates": num_estimates,
-               "num_samples": num_samples, "seed": seed, "min_run_time": min_run_time,
-               "threads": threads, "steps": steps, "seeds": seeds, "grad_variance": grad_variance}
+               "devices": list(devices), "num_estimates": num_estimates, "num_samples": num_samples,
+               "seed": seed, "min_run_time": min_run_time, "threads": threads, "steps": steps,
+               "seeds": seeds, "grad_variance": grad_variance}
+    given = [k for k in DEFAULT_OPTIONS
+             if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
     try:
-        suite = plugins.use_grid(grid, suite) if grid else suite
-        meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
-        if resume is not None:
-            suite, options = resumed_selection(ctx, suite, options, meta, resume)
-        suite = suite or "core"
-        from .profiles import options as profile_options
-        for key, value in profile_options(profile, suite).items():
-            if not options[key]:  # what the command line gives wins
-                options[key] = value
-        if not 0 <= options["min_run_time"] < float("inf"):  # also refuses nan
-            raise ValueError(f"--min-run-time must be a finite number >= 0, got {options['min_run_time']}")
-        if options["threads"] is not None and options["threads"] < 1:
-            raise ValueError(f"--threads must be >= 1, got {options['threads']}")
-        selection = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
-        cells = select_cells(suite, **selection)
-        if suite == "train":
-            from .train import configured
-            cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])
-        elif any(options[k] is not None for k in TRAIN_OPTIONS):
-            raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
-                             f"not to {suite!r}")
-        if address and backend != "ray":
-            raise ValueError("--address names a Ray cluster: give it with --backend ray")
-        if workers is not None and (backend != "ray" or address):
-            raise ValueError("--workers sizes the local Ray instance that --backend ray starts "
-                             "without --address")
-        runner = backends.get(backend, **({"address": address} if address else {}),
-                              **({"num_cpus": workers} if workers else {}))
+        planned = plan(suite, options, given, out, resume, grid, profile, backend, address, workers)
     except ValueError as error:
         raise BadInput(str(error)) from None
-    done = store.finished_keys(table)
-    pending = [c for c in cells if store.cell_key(c) not in done]
     if dry_run:
-        echo_cells(cells, done)
-        return
-    options["devices"] = options["devices"] or sorted({c.device for c in cells})
-    threads_before = torch.get_num_threads()
-    try:
-        # Set before meta.json is written, so that it records the threads the timings used.
-        torch.set_num_threads(options["threads"] or threads_before)
-        try:
-            run_dir, meta, table, lock = open_run(suite, cells, options, out, resume, meta, table,
-                                                  command_line(ctx))
-        except ValueError as error:
-            raise BadInput(str(error)) from None
-        with lock:
-            done = store.finished_keys(table)  # as read under the lock
-            pending = [c for c in cells if store.cell_key(c) not in done]
-            sweep = Sweep(run_dir, meta, table, total=len(cells))
-            table = progress_sweep(ctx, sweep, pending, suite, options["min_run_time"], runner,
-                                   "none" if quiet else display(output))
-    finally:
-        torch.set_num_threads(threads_before)
+        return echo_cells(planned.cells, planned.done)
+    sweep = progress_sweep(ctx, lambda **show: execute(planned, command_line(ctx), **show),
+                           planned.suite, "none" if quiet else display(output))
+    echo_summary(sweep, planned.suite, quiet, output)
+
+
+def echo_summary(sweep, suite: str, quiet: bool, output: str) -> None:
+    """The finished run's table (or JSON) and the per-problem answer; then where it is stored."""
+    from . import store
+    from .summary import format_summary, format_train_summary, summary_json
+    from .verdict import format_verdicts
+
     width = shutil.get_terminal_size((80, 24)).columns
     if quiet:
         pass
     elif output == "json":
-        from .summary import summary_json
-        click.echo(summary_json(table))
+        click.echo(summary_json(sweep.table))
     elif suite == "train":
-        from .summary import format_train_summary
-        click.echo(format_train_summary(table, width))
+        click.echo(format_train_summary(sweep.table, width))
     else:
-        from .verdict import format_verdicts
-        click.echo(format_summary(table, width) + "\n\n" + format_verdicts(table, width))
-    click.echo(f"results: {run_dir / store.RESULTS}", err=True)
+        click.echo(format_summary(sweep.table, width) + "\n\n" + format_verdicts(sweep.table, width))
+    click.echo(f"results: {sweep.run_dir / store.RESULTS}", err=True)
 
 
 def display(output: str) -> str:
@@ -238,36 +184,6 @@ def command_line(ctx) -> str:
             for item in (value if param.multiple else [value]):
                 words += [param.opts[0], str(item)]
     return shlex.join(words)
-
-
-#: Options that set what a cell measures: a resumed run must keep them, or one table would
-#: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
-SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
-            "num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
-            "min_run_time": "--min-run-time", "threads": "--threads"}
-
-
-def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[str | None, dict]:
-    """Suite and options for ``--resume``: the recorded ones; filters may be given again,
-    settings only with their recorded values."""
-    if not meta:
-        from . import store
-
-        raise ValueError(f"{run_dir}: has {store.RESULTS} but no {store.META}, so the settings "
-                         f"its cells were measured with are unknown; start a new run with --out")
-    recorded_suite = meta.get("suite")
-    if suite and recorded_suite and suite != recorded_suite:
-        raise ValueError(f"--resume: the run holds suite {recorded_suite!r}, not {suite!r}")
-    recorded = meta.get("options", {})
-    given = {k for k in RECORDED
-             if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
-    for key, flag in SETTINGS.items():
-        if key in given and key in recorded and options[key] != recorded[key]:
-            raise ValueError(f"--resume {run_dir}: the run was measured with {flag} "
-                             f"{recorded[key]}, not {options[key]}; one run keeps one setting "
-                             f"(start a new run with --out to measure another)")
-    merged = {k: (options[k] if k in given or k not in recorded else recorded[k]) for k in options}
-    return suite or recorded_suite, merged
 
 
 def echo_cells(cells, done: set) -> None:
@@ -307,60 +223,61 @@ def progress_bar(length: int, label: str, width: int, file=None):
     return bar
 
 
-def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend, show="bar"):
-    """``run_sweep`` with its progress shown (``show``: bar, stdout or stderr lines, none);
-    an interrupt or bad input ends in one line."""
+def progress_sweep(ctx, execute, suite: str, show: str = "bar"):
+    """``execute(on_open=, on_start=, on_cell=)`` with its progress shown (``show``: a bar,
+    a line per cell on stdout or stderr, or none); an interrupt or bad input ends in one line."""
     import contextlib
     import time
 
-    from .sweep import run_sweep
-
     width = shutil.get_terminal_size((80, 24)).columns
-    try:
-        if show != "none":
-            click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into "
-                       f"{sweep.run_dir}", err=True)
-        if show in ("stdout", "stderr"):
-            clock = {"start": time.perf_counter(), "done": 0}
+    state = {"sweep": None, "bar": None, "pending": 0, "done": 0, "start": time.perf_counter()}
+    with contextlib.ExitStack() as stack:
+        def opened(sweep, pending):
+            state.update(sweep=sweep, pending=len(pending))
+            if show != "none":
+                click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into "
+                           f"{sweep.run_dir}", err=True)
+            if show == "bar":
+                state["bar"] = stack.enter_context(progress_bar(len(pending), suite, width))
 
-            def started(cell):
-                clock["start"] = time.perf_counter()
+        def started(cell):
+            state["start"] = time.perf_counter()
+            if state["bar"] is not None:
+                state["bar"].show(f"running {cell.label}")
+                state["bar"].render_progress()  # update(0) would not redraw
 
-            def finished(cell):
-                clock["done"] += 1
-                seconds = time.perf_counter() - clock["start"]
-                clock["start"] = time.perf_counter()  # a backend without starts: since the last
-                head, tail = f"[{clock['done']}/{len(pending)}] ", f"  {seconds:.1f} s  stored"
+        def finished(cell):
+            state["done"] += 1
+            if state["bar"] is not None:
+                state["bar"].show(f"done {cell.label}")
+                state["bar"].update(1)
+            elif show in ("stdout", "stderr"):
+                seconds = time.perf_counter() - state["start"]
+                state["start"] = time.perf_counter()  # a backend without starts: since the last
+                head = f"[{state['done']}/{state['pending']}] "
+                tail = f"  {seconds:.1f} s  stored"
                 click.echo(head + shorten(cell.label, width - len(head) - len(tail)) + tail,
                            err=show == "stderr")
-            return run_sweep(sweep, pending, suite, min_run_time, backend,
-                             on_cell=finished, on_start=started)
-        bar = (progress_bar(len(pending), suite, width) if show == "bar"
-               else contextlib.nullcontext(None))
-        with bar:
-            def started(cell):
-                if bar is not None and show == "bar":
-                    bar.show(f"running {cell.label}")
-                    bar.render_progress()  # update(0) would not redraw
-
-            def finished(cell):
-                if show == "bar":
-                    bar.show(f"done {cell.label}")
-                    bar.update(1)
-            return run_sweep(sweep, pending, suite, min_run_time, backend,
-                             on_cell=finished, on_start=started)
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: {sweep.finished} of {sweep.total} cells stored in "
-                   f"{sweep.run_dir}; continue with: mcgradbench run --resume {sweep.run_dir}",
-                   err=True)
-        ctx.exit(130)
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-    except OSError as error:
-        # A full disk, a lost mount, a permission change: every finished cell is on disk.
-        raise BadInput(f"cannot write to {sweep.run_dir}: {error.strerror or error}; "
-                       f"{sweep.finished} of {sweep.total} cells stored; continue with: "
-                       f"mcgradbench run --resume {sweep.run_dir}") from None
+        try:
+            return execute(on_open=opened, on_start=started, on_cell=finished)
+        except KeyboardInterrupt:
+            sweep = state["sweep"]
+            if sweep is None:
+                raise
+            click.echo(f"\ninterrupted: {sweep.finished} of {sweep.total} cells stored in "
+                       f"{sweep.run_dir}; continue with: mcgradbench run --resume {sweep.run_dir}",
+                       err=True)
+            ctx.exit(130)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        except OSError as error:
+            sweep = state["sweep"]
+            if sweep is None:
+                raise BadInput(str(error)) from None
+            # A full disk, a lost mount, a permission change: every finished cell is on disk.
+            raise BadInput(f"cannot write to {sweep.run_dir}: {error.strerror or error}; "
+                           f"{sweep.finished} of {sweep.total} cells stored; continue with: "
+                           f"mcgradbench run --resume {sweep.run_dir}") from None
 
 
 @main.command()

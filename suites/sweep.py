@@ -210,3 +210,140 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
         raise
     sweep.record_progress(ended=True)
     return sweep.table
+
+
+# --- a run from options to stored cells: what `mcgradbench run` calls ---------------------
+
+#: Options of a run that set how a cell runs rather than which cells run.
+TRAIN_OPTIONS = ("steps", "seeds", "grad_variance")
+RUN_OPTIONS = ("min_run_time", "threads") + TRAIN_OPTIONS
+#: Options recorded in meta.json and reused by a resumed run unless given again.
+RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num_samples", "seed",
+            "steps", "seeds", "grad_variance", "min_run_time", "threads")
+#: Options that set what a cell measures: a resumed run must keep them, or one table would
+#: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
+SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
+            "num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
+            "min_run_time": "--min-run-time", "threads": "--threads"}
+DEFAULT_OPTIONS = {"estimator_names": [], "problem_names": [], "devices": [], "num_estimates": None,
+                   "num_samples": None, "seed": None, "min_run_time": 0.2, "threads": 1,
+                   "steps": None, "seeds": None, "grad_variance": None}
+
+
+@dataclasses.dataclass
+class Plan:
+    """A run decided but not started: its suite, cells and options, the stored rows of the run
+    it resumes, and the backend that will measure it."""
+
+    suite: str
+    cells: list[Cell]
+    options: dict
+    meta: dict
+    table: pd.DataFrame
+    backend: object
+    resume: str | None = None
+    out: str | None = None
+
+    @property
+    def done(self) -> set:
+        return store.finished_keys(self.table)
+
+    @property
+    def pending(self) -> list[Cell]:
+        done = self.done
+        return [c for c in self.cells if store.cell_key(c) not in done]
+
+
+def plan(suite: str | None = None, options: dict | None = None, given: Sequence[str] = (),
+         out=None, resume=None, grid=None, profile: str = "full", backend: str = "local",
+         address: str | None = None, workers: int | None = None) -> Plan:
+    """Decide a run: the suite (or grid file), its cells after ``options`` (``DEFAULT_OPTIONS``'s
+    keys) and ``profile``, and the backend; ``resume``: the run directory to continue, whose
+    recorded options apply except those in ``given``. ``ValueError`` (one line) on bad input."""
+    from .profiles import options as profile_options
+
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    # a device given twice would measure every cell twice
+    options["devices"] = list(dict.fromkeys(options["devices"]))
+    if out and resume:
+        raise ValueError("give --out DIR for a new run or --resume DIR to continue one, not both")
+    suite = plugins.use_grid(grid, suite) if grid else suite
+    meta, table = ({}, store.empty_table()) if resume is None else load_run(resume)
+    if resume is not None:
+        suite, options = resumed_selection(suite, options, set(given), meta, resume)
+    suite = suite or "core"
+    for key, value in profile_options(profile, suite).items():
+        if not options[key]:  # what the caller gives wins
+            options[key] = value
+    if not 0 <= options["min_run_time"] < float("inf"):  # also refuses nan
+        raise ValueError(f"--min-run-time must be a finite number >= 0, got {options['min_run_time']}")
+    if options["threads"] is not None and options["threads"] < 1:
+        raise ValueError(f"--threads must be >= 1, got {options['threads']}")
+    cells = select_cells(suite, **{k: v for k, v in options.items() if k not in RUN_OPTIONS})
+    if suite == "train":
+        from .train import configured
+        cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])
+    elif any(options[k] is not None for k in TRAIN_OPTIONS):
+        raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
+                         f"not to {suite!r}")
+    if address and backend != "ray":
+        raise ValueError("--address names a Ray cluster: give it with --backend ray")
+    if workers is not None and (backend != "ray" or address):
+        raise ValueError("--workers sizes the local Ray instance that --backend ray starts "
+                         "without --address")
+    runner = backends.get(backend, **({"address": address} if address else {}),
+                          **({"num_cpus": workers} if workers else {}))
+    return Plan(suite, cells, options, meta, table, runner, resume, out)
+
+
+def resumed_selection(suite, options: dict, given: set, meta: dict, run_dir) -> tuple[str | None, dict]:
+    """Suite and options for a resumed run: the recorded ones; filters may be given again,
+    settings only with their recorded values."""
+    if not meta:
+        raise ValueError(f"{run_dir}: has {store.RESULTS} but no {store.META}, so the settings "
+                         f"its cells were measured with are unknown; start a new run with --out")
+    recorded_suite = meta.get("suite")
+    if suite and recorded_suite and suite != recorded_suite:
+        raise ValueError(f"--resume: the run holds suite {recorded_suite!r}, not {suite!r}")
+    recorded = meta.get("options", {})
+    given = {k for k in RECORDED if k in given}
+    for key, flag in SETTINGS.items():
+        if key in given and key in recorded and options[key] != recorded[key]:
+            raise ValueError(f"--resume {run_dir}: the run was measured with {flag} "
+                             f"{recorded[key]}, not {options[key]}; one run keeps one setting "
+                             f"(start a new run with --out to measure another)")
+    merged = {k: (options[k] if k in given or k not in recorded else recorded[k]) for k in options}
+    return suite or recorded_suite, merged
+
+
+def execute(planned: Plan, command: str = "", on_open: Callable[[Sweep, list], None] | None = None,
+            on_start: Callable[[Cell], None] | None = None,
+            on_cell: Callable[[Cell], None] | None = None) -> Sweep:
+    """Open (or reopen) the run directory under its lock, measure the pending cells with
+    ``planned.backend`` storing each, and return the finished sweep.
+
+    ``on_open(sweep, pending)`` follows the opening (a progress display starts there and
+    keeps the sweep to name it on an interrupt); ``on_start`` and ``on_cell`` as
+    ``run_sweep``. torch's thread count is ``options["threads"]`` for the run, restored after.
+    """
+    import torch
+
+    options = planned.options
+    options["devices"] = options["devices"] or sorted({c.device for c in planned.cells})
+    threads_before = torch.get_num_threads()
+    try:
+        # Set before meta.json is written, so that it records the threads the timings used.
+        torch.set_num_threads(options["threads"] or threads_before)
+        run_dir, meta, table, lock = open_run(planned.suite, planned.cells, options, planned.out,
+                                              planned.resume, planned.meta, planned.table, command)
+        with lock:
+            done = store.finished_keys(table)  # as read under the lock
+            pending = [c for c in planned.cells if store.cell_key(c) not in done]
+            sweep = Sweep(run_dir, meta, table, total=len(planned.cells))
+            if on_open is not None:
+                on_open(sweep, pending)
+            run_sweep(sweep, pending, planned.suite, options["min_run_time"], planned.backend,
+                      on_cell=on_cell, on_start=on_start)
+    finally:
+        torch.set_num_threads(threads_before)
+    return sweep
