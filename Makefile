@@ -71,7 +71,7 @@ asv-check: $(STAMP)
 bench: $(STAMP)
 	rm -rf $(BENCH_OUT).new
 	@mkdir -p $(BENCH_OUT).new; runs=""; for suite in $(BENCH_SUITES); do \
-	  if ! $(BIN)/python -c "import sys, suites.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
+	  if ! $(BIN)/python -c "import sys, suites.run.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
 	    echo "bench: skipping suite '$$suite' (not registered; see mcgradbench list)"; continue; fi; \
 	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS)"; \
 	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS) || exit 1; \
