@@ -9,8 +9,8 @@ The package follows the data, each layer importing only those before it:
 
 ====================  ===========================================================
 ``suites.store``      the result schema and the run directory (results.csv, meta.json)
-``suites.problems``   problems with exact gradients, and their labels
 ``suites.measurement`` one cell: bias, variance, standard errors, exact moments, time
+``suites.problems``   problems with exact gradients, and their labels
 ``suites.run``        many cells: grids, the sweep, backends, training
 ``suites.read``       the report, the printed summary, advise, check
 ``suites.cli``        the command line: parses options and calls the above

@@ -6,5 +6,8 @@ z-scores, and the timing of one call: one tidy row per parameter), ``moments``
 its noise can be replayed) and ``noise`` (the record of the draws that makes
 the replay possible).
 
-May import ``estimators``, ``suites.store`` and ``suites.problems``; nothing above.
+Knows a problem and an estimator only through their contracts (``Problem``,
+``Estimator``), so a plugin is measured like a built-in one. May import
+``estimators`` and ``suites.store``; nothing above (the problems' Monte Carlo
+references use ``moments``).
 """

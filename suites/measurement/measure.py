@@ -28,13 +28,8 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import functools
-import importlib.metadata
 import json
 import math
-import os
-import platform
-import subprocess
 import time
 
 import pandas as pd
@@ -47,9 +42,10 @@ from estimators.base import CHUNK_ELEMENTS, chunk_size
 from suites.measurement.exact import exact_moments
 from suites.measurement.moments import Moments
 
-from suites.store.environment import (cpu_name, device_name, git_commit, package_version,
+# the environment and the schema, re-exported: every row carries both
+from suites.store.environment import (cpu_name, device_name, git_commit, package_version,  # noqa: F401
                                       resolve_device)
-from suites.store.schema import (ADAPT_COLUMNS, COLUMNS, EXACT_COLUMNS, OPTIONAL_COLUMNS,
+from suites.store.schema import (ADAPT_COLUMNS, COLUMNS, EXACT_COLUMNS, OPTIONAL_COLUMNS,  # noqa: F401
                                  PEER_COLUMNS)
 
 ALPHA = 1e-3

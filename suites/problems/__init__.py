@@ -8,7 +8,7 @@ Holds one module per problem family (each with its exact gradient), ``base``
 (the ``Problem`` contract), ``cache`` (trained weights and references kept on
 disk) and ``labels`` (how a configuration is named: ``gaussian(cost=cos,dim=10)``).
 
-May import ``estimators`` and ``suites.store``; nothing above.
+May import ``estimators``, ``suites.store`` and ``suites.measurement``; nothing above.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from estimators.registry import format_value, same_value, split_spec, with_options
+from estimators.registry import same_value, split_spec, with_options
 
 
 def parse_config(config_json: str) -> dict[str, Any]:
