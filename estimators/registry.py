@@ -21,7 +21,7 @@ import json
 import os
 import re
 import sys
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -171,3 +171,15 @@ def same_value(a: Any, b: Any) -> bool:
     except TypeError:
         return False
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)
+
+
+def format_value(value: Any) -> str:
+    """A config value as it would be typed: ``0.5``, ``loo``, ``True``."""
+    return str(value)
+
+
+def with_options(name: str, config: dict[str, Any], keys: Iterable[str] | None = None) -> str:
+    """``name(k=v,...)`` over ``keys`` (default: all, sorted); bare ``name`` when there are none."""
+    keys = sorted(config) if keys is None else [k for k in keys if k in config]
+    inner = ",".join(f"{k}={format_value(config[k])}" for k in keys)
+    return f"{name}({inner})" if inner else name

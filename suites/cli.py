@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .report import FORMATS
+from suites.read.report import FORMATS
 
 
 class BadInput(click.ClickException):
@@ -61,8 +61,8 @@ def list_cmd():
     came from (built-in or plugin)."""
     import estimators
 
-    from . import plugins
-    from .labels import plain_text
+    from suites.run import plugins
+    from suites.problems.labels import plain_text
 
     for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
         click.echo(f"{title}:")
@@ -113,7 +113,7 @@ def list_cmd():
               help="train suite: extra estimates at each logged step for the gradient's variance "
                    "[default: 0, off].")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True,
-              help="quick: the representative cells of the suite (suites/profiles.py; what make "
+              help="quick: the representative cells of the suite (suites/run/profiles.py; what make "
                    "bench runs); --problem/--estimator/--steps/--seeds given win.")
 @click.option("--quiet", is_flag=True, help="Print only errors and the results path.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
@@ -123,7 +123,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
         grad_variance, profile, quiet, output):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
-    from .sweep import DEFAULT_OPTIONS, execute, plan
+    from suites.run.sweep import DEFAULT_OPTIONS, execute, plan
 
     echo_progress_messages()
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
@@ -145,9 +145,9 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
 
 def echo_summary(sweep, suite: str, quiet: bool, output: str) -> None:
     """The finished run's table (or JSON) and the per-problem answer; then where it is stored."""
-    from . import store
-    from .summary import format_summary, format_train_summary, summary_json
-    from .verdict import format_verdicts
+    from suites.read.summary import format_summary, format_train_summary, summary_json
+    from suites.read.verdict import format_verdicts
+    from suites.store import rundir as store
 
     width = shutil.get_terminal_size((80, 24)).columns
     if quiet:
@@ -188,7 +188,7 @@ def command_line(ctx) -> str:
 
 def echo_cells(cells, done: set) -> None:
     """The ``--dry-run`` listing: one cell a line, finished ones marked."""
-    from . import store
+    from suites.store import rundir as store
 
     for cell in cells:
         mark = "done" if store.cell_key(cell) in done else "    "
@@ -288,7 +288,7 @@ def progress_sweep(ctx, execute, suite: str, show: str = "bar"):
               help="md (report.md), html (report.html), latex (tables.tex); repeatable [default: all].")
 def report(run_dirs, out, formats):
     """Render tables and figures of one or more runs (RUN_DIR: a run directory or its results.csv)."""
-    from .report.render import render  # matplotlib and seaborn load only for this command
+    from suites.read.report.render import render  # matplotlib and seaborn load only for this command
 
     run_dirs = list(dict.fromkeys(run_dirs))  # a run given twice is one run
     out = Path(out) if out else Path(run_dirs[0]) / "report"
@@ -309,7 +309,7 @@ def report(run_dirs, out, formats):
 @click.argument("name")
 def check(kind, name):
     """Conformance checks of an estimator or problem (NAME, or pkg.module:Class[,key=value...]); exit 1 on failure."""
-    from .conformance import check_estimator, check_problem
+    from suites.read.conformance import check_estimator, check_problem
 
     try:
         results = (check_estimator if kind == "estimator" else check_problem)(name)
@@ -362,8 +362,9 @@ def advise(problem_name, evaluations, num_estimates, estimator_names, seed, by, 
 
     from estimators.registry import split_spec
 
-    from . import advise as advice, problems
-    from .labels import problem_label
+    from suites import problems
+    from suites.problems.labels import problem_label
+    from suites.read import advise as advice
 
     try:
         problem = problems.get(problem_name)

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 import suites
-from suites.advise import advise, recommendation
+from suites.read.advise import advise, recommendation
 from suites.cli import main
 
 
@@ -75,7 +75,7 @@ def test_advise_cli_on_an_ad_hoc_problem_and_a_bad_budget():
 
 def test_budgets_count_each_estimators_own_cost_on_the_problem():
     import estimators
-    from suites.advise import samples_within
+    from suites.run.grids.base import samples_within
     prob = suites.problems.get("gaussian", dim=10)
     mv, dm = estimators.get("measure_valued"), estimators.get("delta_method")
     assert mv.evaluations(prob, 1) == 40 and mv.evaluations(prob, 3) == 120   # 4 D a sample
@@ -83,7 +83,7 @@ def test_budgets_count_each_estimators_own_cost_on_the_problem():
     assert samples_within(mv, prob, 4) == 0 and samples_within(mv, prob, 80) == 2
     assert samples_within(dm, prob, 16) == 2 and samples_within(dm, prob, 13) == 0
     assert samples_within(estimators.get("disarm"), suites.problems.get("bernoulli"), 5) == 2
-    table, skipped = suites.advise.advise(prob, 4, 200, min_run_time=0.01,
+    table, skipped = suites.advise(prob, 4, 200, min_run_time=0.01,
                                           variants=[("measure_valued", {}), ("score_function", {})])
     assert list(table["estimator"]) == ["score_function"]
     assert skipped == ["measure_valued: not run at 4 evaluations (one sample costs 40 evaluations)"]
@@ -93,7 +93,7 @@ def test_ties_are_printed_as_ties_and_a_clear_winner_as_one():
     # rank() on hand-made rows: values 1.00 +- 0.05 and 1.05 +- 0.05 are 0.7 combined
     # (relative) standard errors apart: tied; 3.0 +- 0.05 is 22 apart: not.
     import pandas as pd
-    from suites.advise import rank
+    from suites.read.advise import rank
     rows = pd.DataFrame({
         "estimator": ["c", "b", "a"], "K": [4, 4, 4], "biased": [False, False, False],
         "work_variance": [3.0, 1.05, 1.0], "work_variance_se": [0.05, 0.05, 0.05]})
@@ -108,7 +108,7 @@ def test_ties_are_printed_as_ties_and_a_clear_winner_as_one():
 
 def test_a_nan_value_is_never_ranked_first():
     import pandas as pd
-    from suites.advise import rank
+    from suites.read.advise import rank
     rows = pd.DataFrame({"estimator": ["nan", "fine"], "K": [1, 1], "biased": [False, False],
                          "work_variance": [float("nan"), 2.0], "work_variance_se": [float("nan"), 0.1]})
     table = rank(rows, "work")
@@ -157,7 +157,7 @@ def test_advise_takes_the_printed_label_fits_the_terminal_and_speaks_json():
 
 def test_time_ranking_times_every_estimator_in_each_round():
     # Round-robin: with 3 rounds, the calls go a, b, a, b, a, b; never a, a, a, b, b, b.
-    from suites import advise as advice
+    from suites.read import advise as advice
     calls = []
 
     class Recorder:

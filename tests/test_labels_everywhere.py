@@ -7,13 +7,13 @@ from click.testing import CliRunner
 
 import estimators
 import suites
-import suites.grids
+import suites.run.grids
 from suites.cli import main
-from suites.labels import estimator_label, label_names, problem_label
+from suites.problems.labels import estimator_label, label_names, problem_label
 
 
 def test_a_printed_problem_label_selects_its_own_configuration_and_no_other():
-    cells = suites.grids.get("core").cells(["cpu"])
+    cells = suites.run.grids.get("core").cells(["cpu"])
     built = {}
     for c in cells:
         prob = suites.problems.get(c.problem, **c.problem_config)

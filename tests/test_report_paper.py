@@ -10,13 +10,13 @@ import pytest
 
 import sys
 
-import suites.measure  # noqa: F401  (the module, reached through sys.modules)
-from suites import store
-from suites.grids import Cell
-from suites.report import figures, tables
-from suites.report.render import render
-from suites.report.runs import latest, load_runs
-from suites.runner import run_cell
+import suites.measurement.measure  # noqa: F401  (the module, reached through sys.modules)
+from suites.store import rundir as store
+from suites.run.grids import Cell
+from suites.read.report import figures, tables
+from suites.read.report.render import render
+from suites.read.report.runs import latest, load_runs
+from suites.run.runner import run_cell
 
 CORE = [("score_function", {"baseline": "loo"}), ("score_function", {}), ("disarm", {}),
         ("reparam", {}), ("gumbel_softmax", {"temperature": 0.5}), ("gumbel_softmax", {})]
@@ -37,7 +37,7 @@ def write_run(run_dir: Path, cells, suite) -> Path:
 def runs(tmp_path_factory):
     # Chunks of 1,000 estimates: every M = 3,000 cell is three chunks merged.
     patch = pytest.MonkeyPatch()
-    patch.setattr(sys.modules["suites.measure"], "default_chunk_size", lambda problem, k: 1000)
+    patch.setattr(sys.modules["suites.measurement.measure"], "default_chunk_size", lambda problem, k: 1000)
     root = tmp_path_factory.mktemp("paper")
     problems = [("bernoulli", {"dim": d}) for d in (1, 3, 9)] + [
         ("gaussian", {"dim": d, "cost": c}) for d in (1, 3) for c in ("cos", "square")] + [
@@ -69,7 +69,7 @@ def _applies(cell):
 
 @pytest.fixture(scope="module")
 def drawn(runs):
-    from suites.report.render import draw_figures
+    from suites.read.report.render import draw_figures
     import matplotlib.pyplot as plt
     df = latest(load_runs(runs[0])[0])
     made = {}

@@ -1,4 +1,4 @@
-"""The per-problem answer (suites.verdict) in run's output and the report, checked against
+"""The per-problem answer (suites.read.verdict) in run's output and the report, checked against
 a recomputation from the stored rows; run's output modes when not on a terminal."""
 import json
 import math
@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import estimators
 import suites
-from suites import store
+from suites.store import rundir as store
 from suites.cli import main
 
 ESTIMATORS = ["score_function", "score_function(baseline=loo)", "disarm", "gumbel_softmax"]
@@ -28,7 +28,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_best_by_work_is_the_least_total_variance_times_evaluations(run_dir):
-    from suites.verdict import verdicts
+    from suites.read.verdict import verdicts
     table = store.read_results(run_dir[0])
     found = verdicts(table).set_index(["problem", "by"])
     for dim in (1, 10):

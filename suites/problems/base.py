@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
-from ..labels import with_options
+from estimators.registry import with_options
 
 Params = Mapping[str, torch.Tensor]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import MultivariateNormal
 
-from .base import Problem, check_dim, vector
+from suites.problems.base import Problem, check_dim, vector
 
 
 def check_scale_tril(scale_tril: torch.Tensor, name: str = "scale_tril") -> torch.Tensor:
