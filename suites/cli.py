@@ -72,7 +72,7 @@ def list_cmd():
             if kind == "estimator":
                 family = getattr(estimators._REGISTRY.lookup(name), "families", ())
                 applies = f" [applies to: {', '.join(family)}]" if family else ""
-            click.echo(f"  {name:<26} {plain_text(description)}{applies}{where}")
+            click.echo(fit(f"  {name:<26} {plain_text(description)}{applies}{where}", 29))
     for line in plugins.failures():
         click.echo(f"warning: {line}", err=True)
 
@@ -197,6 +197,16 @@ def echo_cells(cells, done: set) -> None:
     click.echo(f"{len(cells)} cells: {finished} finished, {len(cells) - finished} to run")
 
 
+def fit(line: str, indent: int) -> str:
+    """``line`` wrapped to the terminal's width (``COLUMNS``, default 80), continuation lines
+    indented by ``indent`` (under the description, past the name)."""
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    return textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False, replace_whitespace=False, drop_whitespace=True)
+
+
 def shorten(text: str, room: int) -> str:
     """``text`` cut to ``room`` characters, an ellipsis marking the cut."""
     return text if len(text) <= room else text[:max(0, room - 1)] + "…"
@@ -316,10 +326,10 @@ def check(kind, name):
     except ValueError as error:
         raise BadInput(str(error)) from None
     for result in results:
-        click.echo(result.line())
+        click.echo(fit(result.line(), 6))
     failed = [r.name for r in results if not r.passed]
-    click.echo(f"{kind} {name}: {len(results) - len(failed)} of {len(results)} checks passed"
-               + (f"; failed: {', '.join(failed)}" if failed else ""))
+    click.echo(fit(f"{kind} {name}: {len(results) - len(failed)} of {len(results)} checks "
+                   f"passed" + (f"; failed: {', '.join(failed)}" if failed else ""), 2))
     if failed:
         sys.exit(1)
 

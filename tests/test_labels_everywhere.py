@@ -52,3 +52,15 @@ def test_check_takes_the_printed_label():
     result = CliRunner().invoke(main, ["check", "problem", "bernoulli(dim=2)"])
     assert "unknown problem" not in result.output and result.exit_code in (0, 1), result.output
     assert "problem bernoulli(dim=2):" in result.output
+
+
+def test_list_and_check_fit_the_terminal():
+    # COLUMNS=80 (the default): every line within 80, save a single word longer than its room
+    for args in (["list"], ["check", "problem", "bernoulli(dim=2)"]):
+        result = CliRunner().invoke(main, args, env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        wide = [line for line in result.stdout.splitlines()
+                if len(line) > 80 and len(line.split()) > 1]
+        assert not wide, wide
+    narrow = CliRunner().invoke(main, ["list"], env={"COLUMNS": "60"}).stdout
+    assert max(len(line) for line in narrow.splitlines() if len(line.split()) > 1) <= 60

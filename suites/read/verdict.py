@@ -100,8 +100,10 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
             biased["estimator_label"], biased["num_samples"], biased["bias_norm"], biased["bias_se"]))
         for by in ("work", "time"):
             column, se = f"{by}_variance", f"{by}_variance_se"
+            # Each estimator at its best K: the next is another estimator, not the same at
+            # another K.
             ranked = group[~group["biased"] & group[column].map(math.isfinite)].sort_values(
-                column, kind="stable")
+                column, kind="stable").drop_duplicates("estimator_label")
             row = {"suite": suite, "problem": problem, "device": device, "by": by,
                    "best": None, "K": None, "value": math.nan, "se": math.nan, "next": None,
                    "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart}
