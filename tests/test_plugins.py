@@ -23,7 +23,8 @@ def test_example_plugin_is_found_through_entry_points():
 
 
 def test_list_shows_where_each_came_from():
-    result = CliRunner().invoke(main, ["list"])
+    # a terminal wide enough for the entry on one line (list wraps to COLUMNS)
+    result = CliRunner().invoke(main, ["list"], env={"COLUMNS": "300"})
     assert result.exit_code == 0
     line = next(l for l in result.output.splitlines() if l.strip().startswith("poisson_loglinear"))
     assert "[plugin mcgradbench-example (mcgradbench_example.problem:PoissonLogLinear)]" in line
