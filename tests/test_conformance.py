@@ -36,7 +36,9 @@ def test_logistic_regression_conforms_with_a_small_reference():
     ("IgnoresGenerator", "seeded_determinism"),
 ])
 def test_check_fails_on_broken_estimators_naming_the_check(fixture, check):
-    result = CliRunner().invoke(main, ["check", "estimator", f"{FIXTURES}:{fixture}"])
+    # wide enough for one line a check (check wraps to COLUMNS; its width is tested apart)
+    result = CliRunner().invoke(main, ["check", "estimator", f"{FIXTURES}:{fixture}"],
+                                env={"COLUMNS": "400"})
     assert result.exit_code == 1, result.output
     failed = [line.split()[1] for line in result.output.splitlines() if line.startswith("FAIL")]
     assert check in failed, result.output
@@ -54,7 +56,7 @@ def test_check_fails_on_a_problem_whose_gradient_is_off_by_a_factor():
 
 def test_example_plugin_passes_check_by_entry_point_and_by_path():
     for target in ("score_function_median", "mcgradbench_example.estimator:ScoreFunctionMedian"):
-        result = CliRunner().invoke(main, ["check", "estimator", target])
+        result = CliRunner().invoke(main, ["check", "estimator", target], env={"COLUMNS": "400"})
         assert result.exit_code == 0, result.output
         assert result.output.count("PASS") == len(result.output.splitlines()) - 1
     result = CliRunner().invoke(main, ["check", "problem", "mcgradbench_example.problem:PoissonLogLinear,dim=2,counts=[1, 4]"])
