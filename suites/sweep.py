@@ -9,7 +9,10 @@ rows atomically and keeps ``meta.json`` in step with ``results.csv``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -111,8 +114,12 @@ def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: di
         if resume is not None:
             # Read again under the lock: another writer may have added cells since.
             meta, table = load_run(run_dir)
-            finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
-            meta = store.resumed_meta(meta, cells, finished, command, started)
+            done = store.finished_keys(table)
+            # A cell with rows missing is measured again: its remaining rows make way.
+            table = table[~table[store.KEY_COLUMN].isin(store.incomplete_keys(table))]
+            run_cells = {store.cell_key(c) for c in cells} | done
+            meta = store.resumed_meta(meta, cells, len(done), command, started,
+                                      total=len(run_cells))
         else:
             if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
                 raise ValueError(f"{run_dir} already holds a run; continue it with --resume "
@@ -163,6 +170,39 @@ class Sweep:
         return True
 
 
+#: Signals that end a sweep as Ctrl-C does: a job scheduler's or ``kill``'s SIGTERM, a closed
+#: terminal's SIGHUP, and SIGINT itself (which a shell leaves ignored in background jobs).
+INTERRUPTS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """Within the block, each of ``INTERRUPTS`` raises ``KeyboardInterrupt``; handlers restored after.
+
+    Their default action ends the process on the spot, leaving meta.json as it was when the
+    sweep began while results.csv holds the cells finished since; as an exception they
+    unwind through ``run_sweep``, which brings meta.json in step first. Signal handlers
+    can only be set from the main thread: elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    try:
+        for name in INTERRUPTS:
+            if hasattr(signal, name):  # SIGHUP does not exist on Windows
+                number = getattr(signal, name)
+                previous[number] = signal.signal(number, interrupt)
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: float,
               backend=None, on_cell: Callable[[Cell], None] | None = None,
               on_start: Callable[[Cell], None] | None = None) -> pd.DataFrame:
@@ -184,7 +224,8 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
     try:
         extra = {"on_start": on_start} if on_start is not None and getattr(
             backend, "reports_start", False) else {}
-        backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
+        with signals_interrupt():
+            backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
     except BaseException:
         sweep.record_progress()
         raise
