@@ -44,9 +44,10 @@ import torch
 import torch.utils.benchmark as benchmark
 
 from estimators.adaptive import adapt_for, adapt_steps_for
-from estimators.base import CHUNK_ELEMENTS, chunk_size
+from estimators.base import CHUNK_ELEMENTS, Estimator, check_problem_argument, chunk_size
 
 from .exact import exact_moments
+from .problems.base import check_not_flag, check_seed
 from .moments import Moments
 
 ALPHA = 1e-3
@@ -270,6 +271,18 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     ``time_full_call`` times one raw call producing all ``num_estimates``
     estimates (what a user's ``est(prob, M)`` costs) instead of one chunk.
     """
+    check_problem_argument(problem)
+    if not isinstance(estimator, Estimator):
+        hint = (f"; look a name up first: estimators.get({estimator!r})"
+                if isinstance(estimator, str) else "")
+        raise TypeError(f"estimator must be an estimators.Estimator, got "
+                        f"{type(estimator).__name__} {estimator!r}{hint}")
+    check_seed(seed)
+    check_not_flag("min_run_time", min_run_time)
+    if not isinstance(min_run_time, (int, float)) or not 0 <= min_run_time < math.inf:
+        raise ValueError(f"min_run_time must be a finite number >= 0 (seconds), got {min_run_time!r}")
+    if exact not in (None, True, False):
+        raise ValueError(f"exact must be None, True or False, got {exact!r}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     if isinstance(num_estimates, bool) or not isinstance(num_estimates, int) or num_estimates < 2:

@@ -19,7 +19,7 @@ from .gaussian_full import GaussianFull, check_scale_tril
 from .linear_vae import LinearVAE
 from .logistic_regression import LogisticRegression
 
-_REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems")
+_REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe

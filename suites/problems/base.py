@@ -32,6 +32,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
+from estimators.registry import OptionTypeError
+
 from ..labels import with_options
 
 Params = Mapping[str, torch.Tensor]
@@ -156,7 +158,25 @@ def check_dim(dim: Any, name: str = "dim") -> int:
     return dim
 
 
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a torch generator takes it: an integer in ``0..2**62`` (``TypeError`` for a
+    non-integer, a flag included; ``ValueError`` out of range)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise OptionTypeError(f"{name} must be an integer in 0..2**62, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= 2**62:
+        raise ValueError(f"{name} must be an integer in 0..2**62, got {seed!r}")
+    return seed
+
+
+def check_not_flag(name: str, value: Any) -> None:
+    """``TypeError`` for ``True``/``False`` where a number is asked: Python counts a flag as
+    0 or 1, which would pass every range check and measure something nobody asked for."""
+    if isinstance(value, bool):
+        raise OptionTypeError(f"{name} must be a number, got the flag {value!r}")
+
+
 def check_finite(name: str, value: Any) -> float:
+    check_not_flag(name, value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -167,6 +187,7 @@ def check_finite(name: str, value: Any) -> float:
 
 
 def check_positive(name: str, value: Any) -> float:
+    check_not_flag(name, value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -182,6 +203,9 @@ def vector(name: str, value: Any, dim: int, *, positive: bool = False,
 
     ``positive`` requires every entry > 0; ``open_unit`` every entry in (0, 1).
     """
+    if isinstance(value, bool) or (isinstance(value, (list, tuple))
+                                   and any(isinstance(v, bool) for v in value)):
+        raise OptionTypeError(f"{name} must be a number or a list of {dim} numbers, got {value!r}")
     try:
         tensor = torch.as_tensor(value, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError):
