@@ -1,4 +1,4 @@
-# make test: build .venv from nothing (with the example plugin of examples/, which the
+# make test: build .venv from nothing (with the docs extra, the example plugin of examples/, which the
 # tests check through its entry points, and the peers extra: storchastic and Pyro, whose
 # adapters tests/test_peers.py checks) and run the tests.
 # make bench: same set-up, run BENCH_SUITES into results/latest.new/<suite>/,
@@ -22,7 +22,7 @@ BENCH_ARGS ?= --threads 1
 ASV := $(BIN)/asv
 ASV_QUICK_BENCH ?= EstimateCall.time_estimate
 
-.PHONY: test asv-check bench install clean
+.PHONY: test asv-check bench install clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ $(TORCH_STAMP): $(BIN)/python
 QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 $(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.toml
-	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray,peers]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray,peers,docs]"
 	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(STAMP)
 
@@ -71,7 +71,7 @@ asv-check: $(STAMP)
 bench: $(STAMP)
 	rm -rf $(BENCH_OUT).new
 	@mkdir -p $(BENCH_OUT).new; runs=""; for suite in $(BENCH_SUITES); do \
-	  if ! $(BIN)/python -c "import sys, suites.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
+	  if ! $(BIN)/python -c "import sys, suites.run.grids as g; sys.exit(sys.argv[1] not in g.names())" $$suite; then \
 	    echo "bench: skipping suite '$$suite' (not registered; see mcgradbench list)"; continue; fi; \
 	  echo "$(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS)"; \
 	  $(BIN)/mcgradbench run $$suite --out $(BENCH_OUT).new/$$suite $(BENCH_ARGS) || exit 1; \
@@ -84,5 +84,10 @@ bench: $(STAMP)
 	mv $(BENCH_OUT).new $(BENCH_OUT) && rm -rf $(BENCH_OUT).old; \
 	echo "bench: results in $(BENCH_OUT)"
 
+# make docs: the guides and the API reference into site/ (open site/index.html); any
+# warning (a broken link, a docstring mkdocstrings cannot read) is an error.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .asv build *.egg-info
+	rm -rf $(VENV) .asv build *.egg-info site

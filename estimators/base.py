@@ -152,7 +152,7 @@ class Estimator(abc.ABC):
     def label(self) -> str:
         """Name with the options that differ from the defaults, as the CLI and the figures show it.
 
-        The same format as ``suites.labels.with_options``, which reads it back
+        The same format as ``suites.problems.labels.with_options``, which reads it back
         from stored rows (``estimators`` cannot depend on ``suites``); a test
         keeps the two in step.
         """

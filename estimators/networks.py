@@ -10,7 +10,7 @@ modules themselves hold no data (they are built on the ``meta`` device).
 
 Initial weights: Glorot-uniform first layer (Glorot & Bengio 2010), drawn by
 numpy from the estimator's ``seed`` so that they are not the estimate's noise
-(``suites.exact`` replays torch's random calls), zero biases and a zero output
+(``suites.measurement.exact`` replays torch's random calls), zero biases and a zero output
 layer, so that the network starts at 0 (RELAX starts as REBAR, NVIL's
 baseline as its constant).
 """

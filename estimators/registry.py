@@ -21,7 +21,7 @@ import json
 import os
 import re
 import sys
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -32,6 +32,23 @@ class OptionTypeError(TypeError, ValueError):
     """An option of the wrong type (a flag or a string where a number is asked): a
     ``TypeError`` to Python code, and bad input, like any ``ValueError``, to the command
     line, which turns it into its one-line error."""
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a torch generator takes it: an integer in ``0..2**62`` (``TypeError`` for a
+    non-integer, a flag included; ``ValueError`` out of range)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise OptionTypeError(f"{name} must be an integer in 0..2**62, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= 2**62:
+        raise ValueError(f"{name} must be an integer in 0..2**62, got {seed!r}")
+    return seed
+
+
+def check_not_flag(name: str, value: Any) -> None:
+    """``TypeError`` for ``True``/``False`` where a number is asked: Python counts a flag as
+    0 or 1, which would pass every range check and measure something nobody asked for."""
+    if isinstance(value, bool):
+        raise OptionTypeError(f"{name} must be a number, got the flag {value!r}")
 
 
 def import_object(spec: str) -> Any:
@@ -196,3 +213,15 @@ def same_value(a: Any, b: Any) -> bool:
     except TypeError:
         return False
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)
+
+
+def format_value(value: Any) -> str:
+    """A config value as it would be typed: ``0.5``, ``loo``, ``True``."""
+    return str(value)
+
+
+def with_options(name: str, config: dict[str, Any], keys: Iterable[str] | None = None) -> str:
+    """``name(k=v,...)`` over ``keys`` (default: all, sorted); bare ``name`` when there are none."""
+    keys = sorted(config) if keys is None else [k for k in keys if k in config]
+    inner = ",".join(f"{k}={format_value(config[k])}" for k in keys)
+    return f"{name}({inner})" if inner else name

@@ -1,39 +1,68 @@
-"""mcgradbench suites: problems, measurement, runner, report, CLI and asv benchmarks.
+"""mcgradbench: bias, variance and time of Monte Carlo gradient estimators against exact gradients.
 
 >>> import estimators, suites
 >>> prob = suites.problems.get("gaussian", dim=10, cost="square")
 >>> est = estimators.get("score_function", baseline="loo")
 >>> df = suites.measure(prob, est, num_estimates=10_000, num_samples=4, seed=0)
 
-``problems`` and ``measure`` load on first use, so that the command line's
-``--help`` and usage errors do not wait for torch and pandas.
+The package follows the data, each layer importing only those before it:
+
+====================  ===========================================================
+``suites.store``      the result schema and the run directory (results.csv, meta.json)
+``suites.measurement`` one cell: bias, variance, standard errors, exact moments, time
+``suites.problems``   problems with exact gradients, and their labels
+``suites.run``        many cells: grids, the sweep, backends, training
+``suites.read``       the report, the printed summary, advise, check
+``suites.cli``        the command line: parses options and calls the above
+====================  ===========================================================
+
+The public API is ``__all__``; its names load on first use, so that the command
+line's ``--help`` and usage errors do not wait for torch and pandas.
 """
 from __future__ import annotations
 
 import importlib
-import sys
-import types
+from typing import TYPE_CHECKING
 
-__all__ = ["problems", "measure"]
+#: name -> module it lives in (loaded on first access).
+_PUBLIC = {
+    "problems": None,
+    "measure": "suites.measurement.measure",
+    "train": "suites.run.training",
+    "select_cells": "suites.run.sweep",
+    "Sweep": "suites.run.sweep",
+    "open_run": "suites.run.sweep",
+    "run_sweep": "suites.run.sweep",
+    "read_results": "suites.store.rundir",
+    "read_meta": "suites.store.rundir",
+    "render_report": "suites.read.report.render",
+    "advise": "suites.read.advise",
+    "check_estimator": "suites.read.conformance",
+    "check_problem": "suites.read.conformance",
+}
+_RENAMED = {"render_report": "render"}
 
+__all__ = sorted(_PUBLIC)
 
-class _Package(types.ModuleType):
-    """This package, with ``measure`` the function even once the submodule of that name loads
-    (the import system sets each loaded submodule as an attribute of its package)."""
-
-    @property
-    def measure(self):
-        return importlib.import_module(".measure", __name__).measure
-
-    @measure.setter
-    def measure(self, value):
-        pass  # the submodule suites.measure stays reachable through sys.modules
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from suites import problems
+    from suites.measurement.measure import measure
+    from suites.read.advise import advise
+    from suites.read.conformance import check_estimator, check_problem
+    from suites.read.report.render import render as render_report
+    from suites.run.sweep import Sweep, open_run, run_sweep, select_cells
+    from suites.run.training import train
+    from suites.store.rundir import read_meta, read_results
 
 
 def __getattr__(name: str):
     if name == "problems":
-        return importlib.import_module(".problems", __name__)
+        return importlib.import_module("suites.problems")
+    if name in _PUBLIC:
+        module = importlib.import_module(_PUBLIC[name])
+        return getattr(module, _RENAMED.get(name, name))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-sys.modules[__name__].__class__ = _Package
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

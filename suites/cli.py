@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .report import FORMATS
+from suites.read.report import FORMATS
 
 
 class BadInput(click.ClickException):
@@ -61,8 +61,8 @@ def list_cmd():
     came from (built-in or plugin)."""
     import estimators
 
-    from . import plugins
-    from .labels import plain_text
+    from suites.run import plugins
+    from suites.problems.labels import plain_text
 
     for kind, title in (("estimator", "Estimators"), ("problem", "Problems"), ("suite", "Suites")):
         click.echo(f"{title}:")
@@ -128,9 +128,10 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     import torch
 
-    from . import backends, plugins, store
-    from .summary import format_summary
-    from .sweep import Sweep, load_run, open_run, select_cells
+    from suites.run import backends, plugins
+    from suites.store import rundir as store
+    from suites.read.summary import format_summary
+    from suites.run.sweep import Sweep, load_run, open_run, select_cells
 
     echo_progress_messages()
     if out and resume:
@@ -153,7 +154,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         selection = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
         cells = select_cells(suite, **selection)
         if suite == "train":
-            from .train import configured
+            from suites.run.grids.train import configured
             cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])
         elif any(options[k] is not None for k in TRAIN_OPTIONS):
             raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
@@ -191,7 +192,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
         torch.set_num_threads(threads_before)
     width = shutil.get_terminal_size((80, 24)).columns
     if suite == "train":
-        from .summary import format_train_summary
+        from suites.read.summary import format_train_summary
         click.echo(format_train_summary(table, width))
     else:
         click.echo(format_summary(table, width))
@@ -226,7 +227,7 @@ def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[s
     """Suite and options for ``--resume``: the recorded ones; filters may be given again,
     settings only with their recorded values."""
     if not meta:
-        from . import store
+        from suites.store import rundir as store
 
         raise ValueError(f"{run_dir}: has {store.RESULTS} but no {store.META}, so the settings "
                          f"its cells were measured with are unknown; start a new run with --out")
@@ -247,7 +248,7 @@ def resumed_selection(ctx, suite, options: dict, meta: dict, run_dir) -> tuple[s
 
 def echo_cells(cells, done: set) -> None:
     """The ``--dry-run`` listing: one cell a line, finished ones marked."""
-    from . import store
+    from suites.store import rundir as store
 
     for cell in cells:
         mark = "done" if store.cell_key(cell) in done else "    "
@@ -284,7 +285,7 @@ def progress_bar(length: int, label: str, width: int, file=None):
 
 def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
     """``run_sweep`` with a progress bar; an interrupt or bad input ends in one line."""
-    from .sweep import run_sweep
+    from suites.run.sweep import run_sweep
 
     width = shutil.get_terminal_size((80, 24)).columns
     try:
@@ -322,7 +323,7 @@ def progress_sweep(ctx, sweep: Sweep, pending, suite, min_run_time, backend):
               help="md (report.md), html (report.html), latex (tables.tex); repeatable [default: all].")
 def report(run_dirs, out, formats):
     """Render tables and figures of one or more runs (RUN_DIR: a run directory or its results.csv)."""
-    from .report.render import render  # matplotlib and seaborn load only for this command
+    from suites.read.report.render import render  # matplotlib and seaborn load only for this command
 
     run_dirs = list(dict.fromkeys(run_dirs))  # a run given twice is one run
     out = Path(out) if out else Path(run_dirs[0]) / "report"
@@ -343,7 +344,7 @@ def report(run_dirs, out, formats):
 @click.argument("name")
 def check(kind, name):
     """Conformance checks of an estimator or problem (NAME, or pkg.module:Class[,key=value...]); exit 1 on failure."""
-    from .conformance import check_estimator, check_problem
+    from suites.read.conformance import check_estimator, check_problem
 
     try:
         results = (check_estimator if kind == "estimator" else check_problem)(name)
@@ -371,10 +372,10 @@ def check(kind, name):
 @click.option("--min-run-time", type=float, default=0.2, show_default=True, help="Seconds timing each estimator.")
 def advise(problem_name, evaluations, num_estimates, estimator_names, seed, min_run_time):
     """Rank every applicable estimator on one problem at the same budget of cost evaluations."""
-    from . import advise as advice
+    from suites.read import advise as advice
     from estimators.registry import split_spec
 
-    from . import problems
+    from suites import problems
 
     try:
         problem = problems.get(problem_name)

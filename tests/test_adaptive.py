@@ -68,7 +68,7 @@ def test_a_point_measurement_adapts_a_copy_first_then_freezes_and_records_it():
     state = json.loads(tuned["adapted_state"])
     assert set(state) == {"eta", "log_temperature"} and state["eta"] > 0.3
     # the same adaptation by hand, from the generator measure() seeds it with, gives that state
-    from suites.measure import ADAPT_SEED_OFFSET
+    from suites.measurement.measure import ADAPT_SEED_OFFSET
     by_hand = estimators.get("rebar", tune=True, eta=0.0, temperature=1.0)
     g = torch.Generator().manual_seed(6 + ADAPT_SEED_OFFSET)
     for _ in range(300):

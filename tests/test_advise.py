@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 import suites
-from suites.advise import advise, recommendation
+from suites.read.advise import advise, recommendation
 from suites.cli import main
 
 
@@ -70,7 +70,7 @@ def test_advise_cli_on_an_ad_hoc_problem_and_a_bad_budget():
 
 def test_budgets_count_each_estimators_own_cost_on_the_problem():
     import estimators
-    from suites.advise import samples_within
+    from suites.run.grids.base import samples_within
     prob = suites.problems.get("gaussian", dim=10)
     mv, dm = estimators.get("measure_valued"), estimators.get("delta_method")
     assert mv.evaluations(prob, 1) == 40 and mv.evaluations(prob, 3) == 120   # 4 D a sample
@@ -78,7 +78,7 @@ def test_budgets_count_each_estimators_own_cost_on_the_problem():
     assert samples_within(mv, prob, 4) == 0 and samples_within(mv, prob, 80) == 2
     assert samples_within(dm, prob, 16) == 2 and samples_within(dm, prob, 13) == 0
     assert samples_within(estimators.get("disarm"), suites.problems.get("bernoulli"), 5) == 2
-    table, skipped = suites.advise.advise(prob, 4, 200, min_run_time=0,
+    table, skipped = suites.advise(prob, 4, 200, min_run_time=0,
                                           variants=[("measure_valued", {}), ("score_function", {})])
     assert list(table["estimator"]) == ["score_function"]
     assert skipped == ["measure_valued: not run at 4 evaluations (one sample costs 40 evaluations)"]

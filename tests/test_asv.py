@@ -10,17 +10,17 @@ import re
 import pytest
 import torch
 
-import suites
+import benchmarks
 
 BENCH_PREFIX = re.compile(r"^(time|peakmem|mem|track)_")
 #: Parameter values that keep each benchmark to milliseconds.
 TINY = {"dim": [1], "device": ["cpu"], "num_estimates": [2_000]}
-SUITES_DIR = pathlib.Path(suites.__file__).parent
+BENCH_DIR = pathlib.Path(benchmarks.__file__).parent
 
 
 def bench_modules():
-    return [importlib.import_module(f"suites.{m.name}")
-            for m in pkgutil.iter_modules([str(SUITES_DIR)]) if m.name.startswith("bench_")]
+    return [importlib.import_module(f"benchmarks.{m.name}")
+            for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_")]
 
 
 def benchmarks_of(module):
@@ -39,7 +39,7 @@ def benchmarks_of(module):
 _THREADS = torch.get_num_threads()
 CASES = [pytest.param(module, cls, methods, id=f"{module.__name__}.{cls.__name__ if cls else methods[0]}")
          for module in bench_modules() for cls, methods in benchmarks_of(module)]
-# bench_common fixed torch threads when imported above; give the other tests theirs back.
+# benchmarks.common fixed torch threads when imported above; give the other tests theirs back.
 torch.set_num_threads(_THREADS)
 
 
@@ -47,7 +47,7 @@ torch.set_num_threads(_THREADS)
 def _bench_threads():
     # Run benchmarks with the threads asv gives them (on a loaded machine the
     # naive loop's tiny ops are many times slower with more).
-    from suites.bench_common import THREADS
+    from benchmarks.common import THREADS
     torch.set_num_threads(THREADS)
     yield
     torch.set_num_threads(_THREADS)
@@ -55,14 +55,14 @@ def _bench_threads():
 
 def test_every_bench_module_has_benchmarks():
     names = {case.values[0].__name__ for case in CASES}
-    assert {"suites.bench_estimators", "suites.bench_vectorisation"} <= names
+    assert {"benchmarks.bench_estimators", "benchmarks.bench_vectorisation"} <= names
 
 
 def test_asv_discovers_benchmarks_only_in_bench_modules():
-    # asv collects any time_*/track_* in benchmark_dir (suites/): a helper so named
+    # asv collects any time_*/track_* in benchmark_dir (benchmarks/): a helper so named
     # elsewhere would become a broken benchmark.
     from asv_runner.discovery import disc_benchmarks
-    names = [b.name for b in disc_benchmarks(str(SUITES_DIR))]
+    names = [b.name for b in disc_benchmarks(str(BENCH_DIR))]
     assert names and all(name.startswith("bench_") for name in names), names
 
 

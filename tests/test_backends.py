@@ -5,7 +5,8 @@ import signal
 import pandas as pd
 import pytest
 
-from suites import backends, grids, store
+from suites.run import backends, grids
+from suites.store import rundir as store
 
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e .[ray])")
@@ -60,7 +61,7 @@ def test_a_killed_worker_loses_no_cell(local_ray, tmp_path):
         if cell.key == victim and not os.path.exists(marker):
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
-        from suites.backends.ray import measure_cell
+        from suites.run.backends.ray import measure_cell
         return measure_cell(cell, suite, min_run_time, threads)
 
     got = collect(backends.get("ray", cell_function=kill_once), todo)
@@ -118,7 +119,7 @@ def test_cli_sweep_on_ray_matches_local_and_resumes_across_backends(local_ray, t
 
 
 def test_training_cells_on_ray_give_the_local_curves(local_ray):
-    from suites.train import configured
+    from suites.run.grids.train import configured
     picked = [c for c in grids.get("train").cells(["cpu"])
               if c.problem == "linear_vae" and c.estimator in ("reparam", "score_function")][:2]
     todo = configured(picked, steps=20, seeds=2)

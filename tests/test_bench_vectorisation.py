@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import suites
-from suites.bench_vectorisation import naive_score_function_loop, vectorised_score_function
+from benchmarks.bench_vectorisation import naive_score_function_loop, vectorised_score_function
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ from torch.distributions import Bernoulli, Independent, kl_divergence
 
 import estimators
 import suites
-from suites.problems.bernoulli_vae import (all_states, bernoulli_kl, bernoulli_log_lik,
-                                           encoder_logits)
+from suites.problems.bernoulli_vae import (all_states, bernoulli_kl, bernoulli_log_lik, encoder_logits)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -47,7 +47,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from suites import store  # noqa: E402
+from suites.store import rundir as store  # noqa: E402
 
 SMALL = ("core", "--problem", "bernoulli", "--num-estimates", "200")
 TIMING = {"time_s", "time_iqr_s", "utc_time"}
@@ -92,7 +92,7 @@ def test_dry_run_lists_cells_and_writes_nothing(tmp_path):
 
 def test_resume_after_killed_run_completes_every_cell_once(tmp_path):
     out = tmp_path / "run"
-    from suites import grids
+    from suites.run import grids
     total = sum(c.problem == "bernoulli" for c in grids.get("core").cells(["cpu"]))
     proc = subprocess.Popen(
         [sys.executable, "-m", "suites.cli", "run", *SMALL, "--min-run-time", "0.05",
@@ -318,11 +318,11 @@ def test_the_progress_line_fits_the_terminal_width(width):
 
 
 def test_an_interrupt_before_the_first_cell_is_one_line_and_exit_code_130(monkeypatch, tmp_path):
-    import suites.sweep
+    import suites.run.sweep
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(suites.sweep, "select_cells", interrupted)
+    monkeypatch.setattr(suites.run.sweep, "select_cells", interrupted)
     result = CliRunner().invoke(main, ["run", "core", "--out", str(tmp_path / "r")])
     assert result.exit_code == 130
     assert result.output.strip() == "interrupted" and not (tmp_path / "r").exists()
@@ -345,7 +345,7 @@ def test_a_long_set_up_step_says_what_it_computes_and_where_it_caches(monkeypatc
 
 @pytest.mark.parametrize("width", [12, 15, 19, 24, 40])
 def test_labels_wrap_between_options_and_values_never_inside_a_word_that_fits(width):
-    from suites.summary import wrap_label
+    from suites.read.summary import wrap_label
 
     label = "score_function(baseline=loo_optimal)"
     lines = wrap_label(label, width).split("\n")
@@ -360,7 +360,7 @@ def test_labels_wrap_between_options_and_values_never_inside_a_word_that_fits(wi
     ("gaussian(cost=cos,dim=100,k=1.0)", {100}), ("gaussian", {1, 10, 100}), ("gaussian(cost=cos,dim=7)", set()),
 ])
 def test_a_label_names_the_configuration_whose_options_with_defaults_are_those(label, dims):
-    from suites.labels import label_names
+    from suites.problems.labels import label_names
 
     configs = [{"dim": d, "cost": c} for d in (1, 10, 100) for c in ("square", "cos")]
     chosen = [c for c in configs if label_names("problem", label, "gaussian", c)]

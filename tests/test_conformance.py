@@ -5,7 +5,7 @@ from click.testing import CliRunner
 import estimators
 import suites
 from suites.cli import main
-from suites.conformance import assert_conforms, check_estimator, check_problem
+from suites.read.conformance import assert_conforms, check_estimator, check_problem
 
 FIXTURES = "tests.plugin_fixtures.broken_estimators"
 

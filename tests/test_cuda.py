@@ -3,7 +3,7 @@
 Every test here needs a CUDA device and skips without one (``-m "not cuda"``
 deselects them). They check what only a GPU run can: that each estimator's
 estimates drawn on the GPU have the exact mean and variance that
-``suites.exact`` computes, that the exact moments computed on the GPU equal
+``suites.measurement.exact`` computes, that the exact moments computed on the GPU equal
 those computed on the CPU, that a raw call larger than one pass stays on the
 device, and that the timer waits for the GPU's work.
 
@@ -18,7 +18,7 @@ import torch
 
 import estimators
 import suites
-from suites.exact import exact_moments
+from suites.measurement.exact import exact_moments
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

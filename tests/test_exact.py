@@ -1,6 +1,6 @@
 """Exact moments: the machinery against independent derivations, and the sampled moments against it.
 
-Tier 1 (deterministic): ``suites.exact`` against closed forms and against
+Tier 1 (deterministic): ``suites.measurement.exact`` against closed forms and against
 scipy's adaptive quadrature of hand-written one-sample formulas (so a bug in
 an estimator's formula that keeps it unbiased, a flipped straight-through
 sign or a REBAR conditional sample drawn independently, changes one side
@@ -19,8 +19,8 @@ from scipy import integrate
 import estimators
 import suites
 from estimators.base import Estimator
-from suites.exact import exact_moments, is_sample_mean
-from suites.noise import ReplayNoise, UnsupportedNoise, record_unambiguous, replay
+from suites.measurement.exact import exact_moments, is_sample_mean
+from suites.measurement.noise import ReplayNoise, UnsupportedNoise, record_unambiguous, replay
 
 from test_statistics import closed_form_variances
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 import estimators
 import suites
 from suites.cli import main
-from suites.train import train
+from suites.run.training import train
 
 #: Ad hoc names of the wrong kind, and what the error must say each is.
 WRONG_KIND = [

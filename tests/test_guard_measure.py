@@ -12,7 +12,7 @@ import torch
 
 import estimators
 import suites
-from suites.exact import exact_moments
+from suites.measurement.exact import exact_moments
 
 
 class OneCoordinateNaN(estimators.Estimator):

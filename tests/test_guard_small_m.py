@@ -14,8 +14,8 @@ import torch
 
 import estimators
 import suites
-from suites.measure import MIN_EFFECTIVE_ESTIMATES, bonferroni_z
-from suites.moments import Moments
+from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES, bonferroni_z
+from suites.measurement.moments import Moments
 
 
 def test_effective_estimates_are_three_m_over_the_kurtosis():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from suites import store
+from suites.store import rundir as store
 from suites.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def small_run(run_dir, *extra, problem="bernoulli(dim=1)"):
 
 
 def report_runs_line(run_dir, out):
-    from suites.report.render import render
+    from suites.read.report.render import render
     render([run_dir], out, ["md"])
     text = (out / "report.md").read_text()
     return text, next(line for line in text.splitlines() if "[results.csv](" in line)
@@ -123,7 +123,7 @@ def test_a_cell_with_a_row_missing_is_rerun_and_reported(tmp_path):
 
 
 def test_a_training_cell_with_a_step_missing_is_incomplete():
-    from suites.grids.base import Cell
+    from suites.run.grids.base import Cell
     cell = Cell("bernoulli", {}, "reparam", {}, "cpu", 1, 1, 0,
                 {"kind": "train", "steps": 20, "lr": 0.1, "log_every": 10, "variance_estimates": 0})
     import pandas as pd

@@ -6,8 +6,8 @@ import torch
 
 import estimators
 import suites
-from suites.measure import COLUMNS, bonferroni_z
-from suites.moments import Moments
+from suites.measurement.measure import COLUMNS, bonferroni_z
+from suites.measurement.moments import Moments
 
 
 class Shifted(estimators.Estimator):
@@ -179,7 +179,7 @@ class SometimesNaN(estimators.Estimator):
 
 
 def test_nonfinite_estimates_are_counted_flagged_and_left_out():
-    from suites.summary import summary_table
+    from suites.read.summary import summary_table
     prob = suites.problems.get("gaussian", dim=2)
     df = suites.measure(prob, SometimesNaN(), num_estimates=1000, chunk_size=1000, min_run_time=0,
                         exact=False)

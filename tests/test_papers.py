@@ -9,7 +9,7 @@ from suites.cli import main
 
 
 def test_papers_grid_has_the_published_configurations():
-    cells = suites.grids.get("papers").cells(["cpu"])
+    cells = suites.run.grids.get("papers").cells(["cpu"])
     gaussian = [c for c in cells if c.problem == "gaussian"]
     assert sorted({c.problem_config["k"] for c in gaussian}) == [-3, -2, -1, 0, 1, 2, 3]
     assert {(c.problem_config["loc"], c.problem_config["scale"], c.problem_config["dim"])

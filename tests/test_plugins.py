@@ -7,7 +7,7 @@ from click.testing import CliRunner
 import estimators
 import suites
 from estimators.registry import Registry, split_spec
-from suites import grids
+from suites.run import grids
 from suites.cli import main
 
 EXAMPLE_ESTIMATOR = "mcgradbench_example.estimator:ScoreFunctionMedian"
@@ -73,7 +73,7 @@ def test_run_measures_an_ad_hoc_estimator_on_a_suites_problems(tmp_path):
 
 
 def test_an_added_estimator_gets_the_grids_budget_of_cost_evaluations():
-    from suites.sweep import select_cells
+    from suites.run.sweep import select_cells
     cells = select_cells("core", estimator_names=["estimators.disarm:DisARM"], problem_names=["bernoulli"])
     # core's budget is 4 evaluations: 2 antithetic pairs, on bernoulli dims 1, 10, 100.
     assert [(c.problem_config["dim"], c.num_samples) for c in cells] == [(1, 2), (10, 2), (100, 2)]

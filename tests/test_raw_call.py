@@ -62,7 +62,7 @@ def test_every_row_of_a_chunked_call_is_written(small_chunks):
 
 
 def test_bench_raw_call_times_every_path():
-    from suites import bench_raw_call
+    from benchmarks import bench_raw_call
 
     seconds = bench_raw_call.compare(num_estimates=2_000, dim=10, repeats=1)
     assert set(seconds) == {(e, p) for e in bench_raw_call.ESTIMATORS for p in bench_raw_call.PATHS}

@@ -2,7 +2,7 @@ import pytest
 
 import estimators
 import suites
-from suites import grids
+from suites.run import grids
 
 
 def test_names_are_sorted_and_complete():
@@ -57,7 +57,7 @@ def test_descriptions_are_one_line():
 
 
 def test_estimator_label_is_the_label_the_cli_and_report_read_back():
-    from suites.labels import estimator_label
+    from suites.problems.labels import estimator_label
     for name in estimators.names():
         est = estimators.get(name)
         assert est.label == estimator_label(name, est.config_json)

@@ -11,7 +11,7 @@ import torch
 
 import estimators
 import suites
-from suites.exact import record_unambiguous, replay
+from suites.measurement.exact import record_unambiguous, replay
 from tests.test_exact import rebar_noise, rebar_one_sample, sigmoid
 
 W1, B1, W2, B2 = [0.7, -1.3, 0.4], [0.1, 0.5, -0.2], [0.9, -0.6, 1.1], 0.3

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from suites import store
+from suites.store import rundir as store
 from suites.cli import main
-from suites.grids import Cell
-from suites.report import tables
-from suites.report.runs import load_runs
-from suites.runner import run_cell
+from suites.run.grids import Cell
+from suites.read.report import tables
+from suites.read.report.runs import load_runs
+from suites.run.runner import run_cell
 
 ESTIMATORS = [("score_function", {"baseline": "loo"}), ("gumbel_softmax", {"temperature": 0.5}),
               ("gumbel_softmax", {"temperature": 1.0})]
@@ -178,7 +178,7 @@ def test_efficiency_frontier_leaves_out_biased_estimators():
     import matplotlib.colors as mcolors
     import pandas as pd
 
-    from suites.report import figures
+    from suites.read.report import figures
 
     # A biased estimator that is both faster and less noisy must not define the frontier.
     df = pd.DataFrame({
@@ -241,7 +241,7 @@ def test_html_report_renders_in_a_headless_browser(rendered, tmp_path):
 # --- figure clarity ---------------------------------------------------------------------
 
 def test_log_axes_over_many_decades_label_at_most_six_powers():
-    from suites.report.figures import MAX_LOG_TICKS, log_ticks
+    from suites.read.report.figures import MAX_LOG_TICKS, log_ticks
     ticks, powers = log_ticks(1e-14, 1e4)
     assert powers and 3 <= len(ticks) <= MAX_LOG_TICKS
     assert ticks == sorted(ticks) and all(1e-14 <= t <= 1e4 for t in ticks)
@@ -252,7 +252,7 @@ def test_variants_of_one_family_are_shades_far_apart():
 
     import numpy as np
 
-    from suites.report.figures import palette
+    from suites.read.report.figures import palette
     labels = ["gumbel_rao", "gumbel_rao(temperature=0.1)", "gumbel_rao(temperature=0.5)",
               "straight_through_gumbel", "straight_through_gumbel(temperature=0.1)"]
     colours = palette(labels)
@@ -275,7 +275,7 @@ def efficiency_rows(num_samples, devices):
 
 
 def test_efficiency_tells_k_apart_and_names_no_single_device():
-    from suites.report import figures
+    from suites.read.report import figures
     legend = figures.efficiency(efficiency_rows([1, 2, 8], ["cpu"] * 3)).legends[0]
     texts = [t.get_text() for t in legend.get_texts()]
     assert {"K=1", "K=2", "K=8"} <= set(texts) and "cpu" not in texts
@@ -285,7 +285,7 @@ def test_efficiency_tells_k_apart_and_names_no_single_device():
 
 
 def test_every_point_lies_inside_the_frame():
-    from suites.report import figures
+    from suites.read.report import figures
     figure = figures.efficiency(efficiency_rows([1, 2, 8], ["cpu"] * 3))
     ax = figure.axes[0]
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
@@ -299,7 +299,7 @@ def test_every_point_lies_inside_the_frame():
 def test_time_against_m_keeps_runs_of_different_seeds_apart():
     import pandas as pd
 
-    from suites.report import figures
+    from suites.read.report import figures
     rows = []
     for seed, slope in ((0, 1.0), (1, 3.0)):
         for m in (10, 100, 1000):

@@ -52,7 +52,7 @@ def test_unbiased_estimators_are_unbiased(problem, config, estimator, options, n
 
 
 #: Exact bias norms on bernoulli(dim=5) (logits 1, t = 0.499), from the one-coordinate
-#: quadrature of suites.exact times sqrt(5); test_exact checks that quadrature against scipy.
+#: quadrature of suites.measurement.exact times sqrt(5); test_exact checks that quadrature against scipy.
 #: Not monotone in the temperature: 1.0 and 0.5 are within 1% of each other.
 GUMBEL_BIAS_DIM5 = {("gumbel_softmax", 1.0): 0.066047, ("gumbel_softmax", 0.5): 0.066555,
                     ("gumbel_softmax", 0.1): 0.019871,
@@ -77,7 +77,7 @@ def test_relaxed_estimators_are_flagged_biased_with_their_exact_bias(estimator, 
 
 def test_exact_gumbel_bias_vanishes_as_the_temperature_falls():
     prob = suites.problems.get("bernoulli", dim=1)
-    from suites.exact import exact_moments
+    from suites.measurement.exact import exact_moments
     exact = float(prob.exact_gradient()["logits"])
     bias = {t: abs(float(exact_moments(prob, estimators.get("gumbel_softmax", temperature=t), 1)
                          .mean["logits"]) - exact) for t in (0.5, 0.1, 0.02)}

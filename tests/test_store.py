@@ -3,10 +3,10 @@ import os
 import pandas as pd
 import pytest
 
-from suites import store
-from suites.grids import Cell
-from suites.measure import COLUMNS
-from suites.runner import run_cell
+from suites.store import rundir as store
+from suites.run.grids import Cell
+from suites.measurement.measure import COLUMNS
+from suites.run.runner import run_cell
 
 CELLS = [Cell("bernoulli", {"dim": 3}, "score_function", {"baseline": "loo"}, "cpu", 50, 4, 0),
          Cell("bernoulli", {"dim": 3}, "gumbel_softmax", {"temperature": 0.5}, "cpu", 50, 4, 0)]
@@ -128,7 +128,7 @@ def test_a_run_directory_has_one_writer(tmp_path):
     from click.testing import CliRunner
 
     from suites.cli import main
-    from suites.lock import RunLock
+    from suites.store.lock import RunLock
 
     args = ["run", "core", "--problem", "bernoulli", "--estimator", "disarm",
             "--num-estimates", "100", "--min-run-time", "0"]
@@ -151,7 +151,7 @@ def test_a_run_directory_has_one_writer(tmp_path):
 
 
 def test_written_files_get_the_mode_the_umask_gives(tmp_path):
-    from suites.atomic import atomic_write_text
+    from suites.store.atomic import atomic_write_text
     old = os.umask(0o022)
     try:
         atomic_write_text(tmp_path / "new.csv", "a\n")
@@ -173,7 +173,7 @@ def test_a_failing_store_ends_in_one_line_and_meta_agrees_with_the_table(tmp_pat
 
     from click.testing import CliRunner
 
-    from suites import store as store_module
+    from suites.store import rundir as store_module
     from suites.cli import main
 
     real_append = store_module.append_cell

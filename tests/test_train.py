@@ -4,7 +4,7 @@ import pytest
 
 import estimators
 import suites.problems
-from suites.train import ExactGradient, train
+from suites.run.training import ExactGradient, train
 
 
 def test_exact_gradient_raises_the_exact_elbo_monotonically_at_a_small_step():
@@ -71,7 +71,7 @@ def test_cli_run_train_writes_rising_rows_under_the_store_and_resumes(tmp_path):
 def test_gradient_variance_is_that_of_extra_estimates_and_leaves_the_curve_alone():
     import torch
 
-    from suites.train import VARIANCE_SEED_OFFSET
+    from suites.run.training import VARIANCE_SEED_OFFSET
     prob = suites.problems.get("linear_vae")
     est = estimators.get("score_function", baseline="loo")
     plain = train(prob, est, steps=20, seed=5, lr=1e-2, num_samples=4, log_every=10)
@@ -100,7 +100,7 @@ def test_the_reports_final_objective_is_the_mean_and_se_over_seeds(tmp_path):
     from click.testing import CliRunner
 
     from suites.cli import main
-    from suites.report import training
+    from suites.read.report import training
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", "train", "--problem", "linear_vae", "--estimator",
                                        "reparam", "--estimator", "score_function", "--steps", "20",

@@ -5,8 +5,8 @@ import pytest
 
 import estimators
 import suites
-from suites import grids
-from suites.runner import run_cell
+from suites.run import grids
+from suites.run.runner import run_cell
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

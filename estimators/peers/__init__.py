@@ -49,7 +49,7 @@ class Peer(Estimator):
     method: ClassVar[str]
     #: Our estimator on the same cells: what the report compares the peer with (name, options).
     counterpart: ClassVar[tuple[str, dict]] = ("score_function", {"baseline": "none"})
-    #: Computed in another process: ``suites.exact`` cannot replay its noise.
+    #: Computed in another process: ``suites.measurement.exact`` cannot replay its noise.
     remote: ClassVar[bool] = True
 
     def check(self, distribution: Distribution) -> None:

@@ -3,6 +3,12 @@
 >>> import suites
 >>> prob = suites.problems.get("gaussian", dim=10, cost="square")
 >>> prob.exact_gradient()["loc"]
+
+Holds one module per problem family (each with its exact gradient), ``base``
+(the ``Problem`` contract), ``cache`` (trained weights and references kept on
+disk) and ``labels`` (how a configuration is named: ``gaussian(cost=cos,dim=10)``).
+
+May import ``estimators``, ``suites.store`` and ``suites.measurement``; nothing above.
 """
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ from typing import Any
 
 from estimators.registry import Registry, check_keywords, split_spec
 
-from .base import Problem
-from .bernoulli import BernoulliToy
-from .bernoulli_vae import BernoulliVAE
-from .categorical import Categorical
-from .gaussian import Gaussian
-from .gaussian_full import GaussianFull, check_scale_tril
-from .linear_vae import LinearVAE
-from .logistic_regression import LogisticRegression
+from suites.problems.base import Problem
+from suites.problems.bernoulli import BernoulliToy
+from suites.problems.bernoulli_vae import BernoulliVAE
+from suites.problems.categorical import Categorical
+from suites.problems.gaussian import Gaussian
+from suites.problems.gaussian_full import GaussianFull, check_scale_tril
+from suites.problems.linear_vae import LinearVAE
+from suites.problems.logistic_regression import LogisticRegression
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register

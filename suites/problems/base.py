@@ -32,9 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
-from estimators.registry import OptionTypeError
-
-from ..labels import with_options
+from estimators.registry import OptionTypeError, check_not_flag, check_seed, with_options
 
 Params = Mapping[str, torch.Tensor]
 
@@ -156,23 +154,6 @@ def check_dim(dim: Any, name: str = "dim") -> int:
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {dim!r}")
     return dim
-
-
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as a torch generator takes it: an integer in ``0..2**62`` (``TypeError`` for a
-    non-integer, a flag included; ``ValueError`` out of range)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise OptionTypeError(f"{name} must be an integer in 0..2**62, got {type(seed).__name__} {seed!r}")
-    if not 0 <= seed <= 2**62:
-        raise ValueError(f"{name} must be an integer in 0..2**62, got {seed!r}")
-    return seed
-
-
-def check_not_flag(name: str, value: Any) -> None:
-    """``TypeError`` for ``True``/``False`` where a number is asked: Python counts a flag as
-    0 or 1, which would pass every range check and measure something nobody asked for."""
-    if isinstance(value, bool):
-        raise OptionTypeError(f"{name} must be a number, got the flag {value!r}")
 
 
 def check_finite(name: str, value: Any) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Bernoulli, Independent
 
-from .base import Problem, check_dim, check_finite, plain, vector
+from suites.problems.base import Problem, check_dim, check_finite, plain, vector
 
 
 class BernoulliToy(Problem):

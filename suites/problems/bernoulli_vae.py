@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as nnf
 from torch.distributions import Bernoulli, Independent
 
-from .base import Problem, check_dim, check_seed
-from .cache import cache_dir, cache_key, cached_tensors
+from suites.problems.base import Problem, check_dim, check_seed
+from suites.problems.cache import cache_dir, cache_key, cached_tensors
 
 MAX_LATENT_DIM = 12
 NUM_DIGITS = 1797

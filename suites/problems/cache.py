@@ -2,7 +2,7 @@
 
 Files live in ``$MCGRADBENCH_CACHE`` (default ``~/.cache/mcgradbench``), named by
 the problem and a hash of everything the values depend on, and are written
-atomically (``suites.atomic``): a crash leaves the old file or none, never a
+atomically (``suites.store.atomic``): a crash leaves the old file or none, never a
 partial one. A file that is absent or unreadable (another format, a torn copy)
 is recomputed and replaced, never trusted.
 """
@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..atomic import atomic_write_bytes
+from suites.store.atomic import atomic_write_bytes
 
 LOG = logging.getLogger(__name__)
 

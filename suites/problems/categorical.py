@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Independent, OneHotCategorical
 
-from .base import Problem, check_dim, check_finite, plain
+from suites.problems.base import Problem, check_dim, check_finite, plain
 
 
 def class_logits(logits, dim: int, num_classes: int) -> torch.Tensor:

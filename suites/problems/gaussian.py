@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Independent, Normal
 
-from .base import Problem, check_choice, check_dim, check_finite, plain, vector
+from suites.problems.base import Problem, check_choice, check_dim, check_finite, plain, vector
 
 COSTS = ("square", "linear", "cos", "exp")
 PARAMETERIZATIONS = ("scale", "log_scale")

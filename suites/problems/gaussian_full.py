@@ -19,7 +19,7 @@ from torch.distributions import MultivariateNormal
 
 from estimators.registry import OptionTypeError
 
-from .base import Problem, check_dim, check_finite, vector, check_seed
+from suites.problems.base import Problem, check_dim, check_finite, vector, check_seed
 
 
 def check_scale_tril(scale_tril: torch.Tensor, name: str = "scale_tril") -> torch.Tensor:

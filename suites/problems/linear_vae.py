@@ -45,7 +45,7 @@ import math
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from .base import Problem, check_dim, check_finite, check_positive, check_seed
+from suites.problems.base import Problem, check_dim, check_finite, check_positive, check_seed
 
 TRUE_WEIGHT = (3.0, 4.0, 1.0)
 TRUE_BIAS = (2.0, 1.0, -2.0)

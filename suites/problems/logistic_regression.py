@@ -36,8 +36,8 @@ import torch
 import torch.nn.functional as nnf
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from .base import Problem, check_choice, check_positive, check_seed
-from .cache import cache_dir, cache_key, cached_tensors
+from suites.problems.base import Problem, check_choice, check_positive, check_seed
+from suites.problems.cache import cache_dir, cache_key, cached_tensors
 
 FAMILIES = ("diag", "full")
 #: Seeds the reference estimate; far from the small seeds the suites use, so that
@@ -73,7 +73,7 @@ def monte_carlo_reference(problem: Problem, num_samples: int, seed: int = REFERE
     parameter replicas from dominating the run time.
     """
     import estimators
-    from ..moments import Moments
+    from suites.measurement.moments import Moments
 
     exact = problem.to(device="cpu", dtype=torch.float64)
     reparam = estimators.get("reparam")

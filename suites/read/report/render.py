@@ -1,0 +1,255 @@
+"""Write a report directory: report.md, report.html, tables.tex and figures/ from run directories."""
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from suites.measurement.measure import package_version
+from suites.store.atomic import atomic_write_text
+from suites.store.rundir import utc_now
+from suites.read.report import FORMATS, figures, papers, peers, tables, training
+from suites.read.report.runs import latest, load_runs, repeated
+
+FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One figure of the report: its files, or why it was skipped."""
+
+    stem: str
+    title: str
+    paths: list[Path]
+    skipped: str = ""
+
+
+def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] = FORMATS
+           ) -> list[Path]:
+    """Read the runs at ``paths``, write the report into ``out``; the files written."""
+    if not paths:
+        raise ValueError("no run directories given")
+    train_paths = [p for p in paths if training.is_training_run(p)]
+    measured = [p for p in paths if p not in train_paths]
+    out = Path(out)
+    df, metas, drawn, comparison = None, [], [], []
+    if measured:
+        df, metas = load_runs(measured)
+    train = None
+    if train_paths:
+        train_df, train_metas = training.load(train_paths)
+        metas = metas + train_metas
+        train = (train_df, training.table_frames(train_df))
+    out.mkdir(parents=True, exist_ok=True)
+    if df is not None:
+        drawn = draw_figures(latest(df), out / "figures")
+        comparison = tables.comparison_tables(df)
+    if train is not None:
+        figures.style()
+        drawn += [Drawn(stem, title, figures.save(fig, out / "figures", stem))
+                  for stem, title, fig in training.figures_for(train[0])]
+    written = [p for d in drawn for p in d.paths]
+    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out, train),
+             "html": lambda: html_report(df, metas, comparison, drawn, out, train),
+             "latex": lambda: latex_tables(comparison, train)}
+    for fmt in dict.fromkeys(formats):
+        atomic_write_text(out / FILES[fmt], pages[fmt]())
+        written.append(out / FILES[fmt])
+    return written
+
+
+def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
+    """Every figure that the rows allow, as PNG and SVG; skipped ones with their reason."""
+    figures.style()
+    drawn = []
+    for stem, title, draw in figures.FIGURES + figures.suite_figures(df):
+        try:
+            figure = draw(df)
+        except figures.Skip as reason:
+            drawn.append(Drawn(stem, title, [], str(reason)))
+            continue
+        drawn.append(Drawn(stem, title, figures.save(figure, directory, stem)))
+    return drawn
+
+
+# --- shared content ---------------------------------------------------------------------
+
+def runs_frame(metas: list[dict], out: Path) -> pd.DataFrame:
+    """One line per run: what, where, with which versions and when."""
+    def commit(meta):
+        sha = str(meta.get("git_commit", "–"))[:10]
+        return sha + (" (dirty)" if meta.get("git_dirty") else "")
+    return pd.DataFrame({
+        "run": [m["run"] for m in metas],
+        "suite": [m.get("suite", "–") for m in metas],
+        "cells": [f"{m.get('finished_cells', '–')}/{m.get('cells', '–')}" for m in metas],
+        "rows": [m["rows"] for m in metas],
+        "devices": ["; ".join(f"{d}: {n}" for d, n in m.get("devices", {}).items()) or "–"
+                    for m in metas],
+        "threads": [m.get("threads", "–") for m in metas],
+        "torch": [m.get("torch_version", "–") for m in metas],
+        "mcgradbench": [m.get("package_version", "–") for m in metas],
+        "commit": [commit(m) for m in metas],
+        "started (UTC)": [m.get("start_utc") or "–" for m in metas],
+        "finished (UTC)": [m.get("end_utc") or "not finished" for m in metas],
+        "data": [os.path.relpath(m["run_dir"], out) for m in metas],
+    })
+
+
+def device_sentence(df: pd.DataFrame) -> str:
+    """Which device the numbers come from, in one sentence."""
+    names = df.drop_duplicates("device")[["device", "device_name"]].values
+    listed = ", ".join(f"`{d}` ({n})" for d, n in names)
+    if len(names) == 1:
+        return f"Every number comes from one device: {listed}."
+    return f"Numbers come from {listed}; each table says which device a row was measured on."
+
+
+def notes(df: pd.DataFrame, metas: list[dict]) -> list[str]:
+    lines = [device_sentence(df)]
+    if not any(str(d).startswith("cuda") for d in df["device"]):
+        lines.append("No CUDA run is included: times are CPU times only.")
+    if repeated(df):
+        lines.append("Some cells were measured in more than one run: tables list each "
+                     "measurement with its run; figures use the run given last.")
+    unfinished = [m["run"] for m in metas if m.get("cells") and m.get("finished_cells") != m.get("cells")]
+    if unfinished:
+        lines.append(f"Not finished (partial grids): {', '.join(unfinished)}.")
+    for meta in metas:
+        if meta.get("incomplete_cells"):
+            count = len(meta["incomplete_cells"])
+            lines.append(f"Warning: {count} cell(s) of {meta['run']} have rows missing from its "
+                         f"results.csv (edited or cut outside mcgradbench); they count as not "
+                         f"finished, and `mcgradbench run --resume` measures them again.")
+    return lines
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
+    """report.md: metadata, figures, tables; relative links so it reads on GitHub."""
+    frame = runs_frame(metas, out)
+    frame["data"] = [f"[results.csv]({p}/results.csv)" for p in frame["data"]]
+    lines = ["# mcgradbench report", "",
+             f"Rendered {utc_now().isoformat()} by mcgradbench {package_version()} from "
+             f"{len(metas)} run(s).", "", "## Runs", "",
+             frame.to_markdown(index=False, disable_numparse=True), ""]
+    for meta in metas:
+        if meta.get("command"):
+            lines.append(f"- `{meta['run']}`: `{meta['command']}`")
+    legends = ([tables.LEGEND, ""] if df is not None else []) + ([training.LEGEND, ""] if train else [])
+    lines += ["", *(notes(df, metas) if df is not None else []), "", "## How to read the numbers", "",
+              *legends, "## Figures", ""]
+    for fig in drawn:
+        lines += [f"### {fig.title}", ""]
+        if fig.skipped:
+            lines += [f"_Skipped: {fig.skipped}._", ""]
+            continue
+        png, svg = (os.path.relpath(p, out) for p in fig.paths)
+        lines += [f"![{fig.title}]({png})", "", f"[SVG]({svg})", ""]
+    reproduced = papers.papers_notes(df) if df is not None else []
+    if reproduced:
+        lines += ["## Reproduced figures against the papers", "", *[f"- {n}" for n in reproduced], ""]
+    against = peers.peers_table(df) if df is not None else pd.DataFrame()
+    if not against.empty:
+        lines += [f"## {peers.TITLE}", "", f"{peers.LEGEND}.", "",
+                  against.to_markdown(index=False, disable_numparse=True), ""]
+    lines += ["## Tables", ""]
+    for suite, group in _by_suite(comparison):
+        lines += [f"### Suite `{suite or '(none)'}`", ""]
+        for table in group:
+            lines += [f"#### {table.title}", "", f"{table.note}.", "", tables.to_markdown(table), ""]
+    if train:
+        lines += ["### Training runs", ""]
+        for title, frame in train[1]:
+            lines += [f"#### {title}", "", frame.to_markdown(index=False, disable_numparse=True), ""]
+    return "\n".join(lines)
+
+
+def _by_suite(comparison):
+    suites = list(dict.fromkeys(t.suite for t in comparison))
+    return [(s, [t for t in comparison if t.suite == s]) for s in suites]
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+caption { caption-side: top; text-align: left; color: #444; padding-bottom: 0.3rem; }
+img { max-width: 100%; }
+code { background: #f4f4f4; padding: 0 0.2rem; }
+"""
+
+
+def inline_code(text: str) -> str:
+    """Escaped HTML with Markdown's `code` spans as <code> (the notes are written for Markdown)."""
+    pieces = html.escape(str(text)).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+
+
+def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
+    """report.html: one standalone page, the figures embedded as SVG data."""
+    esc = html.escape
+    runs = runs_frame(metas, out)
+    # The data column links each run's results.csv (relative to the page).
+    runs["data"] = [f'<a href="{esc(d)}/results.csv">{esc(d)}</a>' for d in runs["data"]]
+    parts = [f"<h1>mcgradbench report</h1><p>Rendered {esc(utc_now().isoformat())} by "
+             f"mcgradbench {esc(package_version())} from {len(metas)} run(s).</p>",
+             "<h2>Runs</h2>",
+             runs.to_html(index=False, border=0, escape=False,
+                          formatters={c: (lambda v: esc(str(v))) for c in runs.columns if c != "data"})]
+    parts += [f"<p><code>{esc(m['run'])}</code>: <code>{esc(m['command'])}</code></p>"
+              for m in metas if m.get("command")]
+    parts += [f"<p>{inline_code(line)}</p>" for line in (notes(df, metas) if df is not None else [])]
+    parts += ["<h2>How to read the numbers</h2>"]
+    parts += [f"<p>{inline_code(tables.LEGEND)}</p>"] if df is not None else []
+    parts += [f"<p>{inline_code(training.LEGEND)}</p>"] if train else []
+    parts += ["<h2>Figures</h2>"]
+    for fig in drawn:
+        parts.append(f"<h3>{esc(fig.title)}</h3>")
+        if fig.skipped:
+            parts.append(f"<p><em>Skipped: {inline_code(fig.skipped)}.</em></p>")
+        else:
+            # Embedded, so that the page is one file that can be mailed or served alone.
+            svg = base64.b64encode(Path(fig.paths[1]).read_bytes()).decode("ascii")
+            parts.append(f'<img src="data:image/svg+xml;base64,{svg}" alt="{esc(fig.title)}">')
+    reproduced = papers.papers_notes(df) if df is not None else []
+    if reproduced:
+        parts.append("<h2>Reproduced figures against the papers</h2>")
+        parts += [f"<p>{inline_code(n)}</p>" for n in reproduced]
+    against = peers.peers_table(df) if df is not None else pd.DataFrame()
+    if not against.empty:
+        parts += [f"<h2>{esc(peers.TITLE)}</h2>", f"<p>{inline_code(peers.LEGEND)}.</p>",
+                  against.to_html(index=False, border=0)]
+    parts.append("<h2>Tables</h2>")
+    for suite, group in _by_suite(comparison):
+        parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")
+        parts += [tables.to_html(t) for t in group]
+    if train:
+        parts.append("<h3>Training runs</h3>")
+        for title, frame in train[1]:
+            parts += [f"<h4>{esc(title)}</h4>", frame.to_html(index=False, border=0)]
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>mcgradbench report</title><style>{CSS}</style></head>\n<body>\n{body}\n"
+            f"</body></html>\n")
+
+
+# --- LaTeX ------------------------------------------------------------------------------
+
+def latex_tables(comparison, train=None) -> str:
+    """tables.tex: every comparison table, for ``\\input`` into a paper."""
+    header = ["% mcgradbench comparison tables; needs \\usepackage{booktabs}.",
+              f"% {tables.LEGEND}".replace("\n", " "), ""]
+    body = [tables.to_latex(t) for t in comparison]
+    for title, frame in (train[1] if train else []):
+        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=True))
+    return "\n".join(header + body)

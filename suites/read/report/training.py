@@ -1,0 +1,196 @@
+"""The training part of a report: what each estimator buys when it trains a model.
+
+From training runs (``mcgradbench run train``; rows per logged step):
+
+* the final objective of each estimator, mean ± standard error across seeds,
+  ranked, and the objective each reached within the wall-clock budget of the
+  fastest one (the papers' two views: per step and per second);
+* figures: objective against step and against seconds (mean over seeds, a
+  band of ±1 standard error), the gradient's variance along training on a log
+  scale (where the run measured it, ``--grad-variance``), and the adaptive
+  estimators' state against step.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from suites.store import rundir as store
+from suites.problems.labels import estimator_label, problem_label
+from suites.run.training import final_objectives
+
+CURVE = ["problem_label", "estimator_label", "device"]
+
+
+def is_training_run(path: str | Path) -> bool:
+    """Whether ``path`` (a run directory or its results.csv) holds training rows."""
+    csv = store.results_path(path)
+    try:
+        return "step" in pd.read_csv(csv, nrows=0).columns
+    except (OSError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return False  # read_results says what is wrong with it
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(
+        problem_label=[problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
+        estimator_label=[estimator_label(n, c) for n, c in zip(df["estimator"], df["estimator_config"])])
+
+
+def final_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per problem and estimator: the final objective ± se over seeds, its rank (1 = highest),
+    the objective at the common time budget ± se, and the seconds of one curve."""
+    final = labelled(final_objectives(df))
+    budget = at_time_budget(df)
+    final = final.merge(budget, on=CURVE, how="left")
+    final["rank"] = final.groupby("problem_label")["objective"].rank(ascending=False, method="min")
+    final["rank_by_time"] = final.groupby("problem_label")["objective_at_budget"].rank(
+        ascending=False, method="min")
+    return final.sort_values(["problem_label", "rank"], kind="stable")
+
+
+def at_time_budget(df: pd.DataFrame) -> pd.DataFrame:
+    """Each curve's objective at the wall-clock budget of its problem's fastest estimator
+    (the shortest mean curve duration), interpolated linearly in seconds, per seed."""
+    df = labelled(df)
+    rows = []
+    for problem, group in df.groupby("problem_label", sort=False):
+        durations = group.groupby(["estimator_label", "device", "seed"])["seconds"].max()
+        budget = float(durations.groupby(level=[0, 1]).mean().min())
+        for (estimator, device), curves in group.groupby(["estimator_label", "device"], sort=False):
+            values = [float(np.interp(budget, c.sort_values("step")["seconds"],
+                                      c.sort_values("step")["objective"]))
+                      for _, c in curves.groupby("seed")]
+            se = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+            rows.append({"problem_label": problem, "estimator_label": estimator, "device": device,
+                         "budget_s": budget, "objective_at_budget": float(np.mean(values)),
+                         "objective_at_budget_se": se})
+    return pd.DataFrame(rows)
+
+
+def pm(value: float, se: float) -> str:
+    return f"{value:.4f}" if not math.isfinite(se) else f"{value:.4f} ± {se:.4f}"
+
+
+def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """One printable table per problem."""
+    final = final_table(df)
+    out = []
+    for problem, group in final.groupby("problem_label", sort=False):
+        frame = pd.DataFrame({
+            "estimator": group["estimator_label"],
+            "device": group["device"],
+            "evaluations / step": [int(e) for e in group["evaluations"]],
+            "final objective": [pm(m, s) for m, s in zip(group["objective"], group["objective_se"])],
+            "rank": group["rank"].astype(int),
+            f"objective at {group['budget_s'].iloc[0]:.3g} s": [
+                pm(m, s) for m, s in zip(group["objective_at_budget"], group["objective_at_budget_se"])],
+            "rank by time": group["rank_by_time"].astype(int),
+            "seconds / curve": [f"{t:.3g}" for t in group["seconds"]],
+        })
+        if frame["device"].nunique() == 1:
+            frame = frame.drop(columns="device")
+        steps, seeds = int(group["step"].max()), int(group["seeds"].max())
+        out.append((f"{problem}: {steps:,} steps, {seeds} seed(s)", frame))
+    return out
+
+
+LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mean ± standard "
+          "error across seeds; rank 1 is the highest; objective at T s: each curve's exact "
+          "objective after T seconds of estimation, adaptation and update (T = the mean "
+          "duration of the problem's fastest estimator), mean ± se across seeds, and its rank; "
+          "evaluations / step: the cost evaluations of one step's estimate.")
+
+
+# --- figures ----------------------------------------------------------------------------
+
+def band_lines(ax, curves: pd.DataFrame, x: str, y: str, colours: dict, log_y: bool = False) -> None:
+    """Mean over seeds with a band of ±1 standard error, one line per estimator."""
+    for estimator, group in curves.groupby("estimator_label", sort=False):
+        if x == "seconds":
+            # seeds log at the same steps, not the same seconds: average seconds per step
+            stats = group.groupby("step").agg(xv=(x, "mean"), m=(y, "mean"), s=(y, "std"),
+                                              n=(y, "count"))
+        else:
+            stats = group.groupby("step").agg(m=(y, "mean"), s=(y, "std"), n=(y, "count"))
+            stats["xv"] = stats.index
+        se = (stats["s"] / np.sqrt(stats["n"])).fillna(0)
+        ax.plot(stats["xv"], stats["m"], color=colours[estimator], label=estimator, linewidth=1.3)
+        ax.fill_between(stats["xv"], stats["m"] - se, stats["m"] + se, color=colours[estimator],
+                        alpha=0.2, linewidth=0)
+    if log_y:
+        ax.set_yscale("log")
+
+
+def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
+    """(stem, title, figure) of every training figure the rows allow."""
+    import matplotlib.pyplot as plt
+
+    from suites.read.report.figures import palette
+
+    df = labelled(df)
+    colours = palette(df["estimator_label"].unique())
+    problems = list(dict.fromkeys(df["problem_label"]))
+    drawn = []
+
+    def panels(title: str, x: str, y: str, ylabel: str, rows: pd.DataFrame, log_y=False, zoom=False):
+        fig, axes = plt.subplots(1, len(problems), figsize=(5.2 * len(problems), 3.6), squeeze=False)
+        for ax, problem in zip(axes[0], problems):
+            here = rows[rows["problem_label"] == problem]
+            band_lines(ax, here, x, y, colours, log_y)
+            if zoom and len(here):
+                # the start is far below: show the part of the curves where they differ
+                late = here[here["step"] >= here["step"].max() / 5][y]
+                lo, hi = late.min(), late.max()
+                ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+            ax.set_title(problem)
+            ax.set_xlabel("step" if x == "step" else "seconds (estimation, adaptation, update)")
+            ax.set_ylabel(ylabel)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        for ax in axes[0][1:]:
+            for h, l in zip(*ax.get_legend_handles_labels()):
+                if l not in labels:
+                    handles.append(h)
+                    labels.append(l)
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        fig.suptitle(title)
+        fig.tight_layout()
+        return fig
+
+    drawn.append(("train_objective_vs_step", "Training: objective against step",
+                  panels("Exact objective against step (mean over seeds, band ±1 se)", "step",
+                         "objective", "objective (ELBO)", df, zoom=True)))
+    drawn.append(("train_objective_vs_seconds", "Training: objective against wall-clock seconds",
+                  panels("Exact objective against seconds (mean over seeds, band ±1 se)", "seconds",
+                         "objective", "objective (ELBO)", df, zoom=True)))
+    variance = df[df["grad_variance"].notna() & (df["grad_variance"] > 0)]
+    if len(variance):
+        drawn.append(("train_grad_variance", "Training: gradient variance along training",
+                      panels("Mean per-coordinate variance of one step's estimate", "step",
+                             "grad_variance", "variance per coordinate", variance, log_y=True)))
+    state = df[df["state"].fillna("").astype(str).str.len() > 0]
+    if len(state):
+        expanded = pd.concat([state.reset_index(drop=True),
+                              pd.DataFrame([json.loads(s) for s in state["state"]])], axis=1)
+        keys = [k for k in expanded.columns if k not in state.columns]
+        long = expanded.melt(id_vars=[c for c in state.columns if c != "state"], value_vars=keys,
+                             var_name="quantity", value_name="value").dropna(subset=["value"])
+        long = long.assign(estimator_label=long["estimator_label"] + " · " + long["quantity"])
+        colours.update(palette(long["estimator_label"].unique()))
+        drawn.append(("train_adaptive_state", "Training: adaptive estimators' state",
+                      panels("Adaptive state against step (mean over seeds)", "step", "value",
+                             "value", long)))
+    return drawn
+
+
+def load(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
+    """The rows and metas of training runs (what ``runs.load_runs`` is for measurements)."""
+    from suites.read.report.runs import read_runs
+
+    frames, metas = read_runs(paths)
+    return pd.concat(frames, ignore_index=True), metas

@@ -1,0 +1,107 @@
+"""A suite is a grid of cells; a cell is one measurement.
+
+A cell fixes everything ``suites.measure`` needs: problem name and config,
+estimator name and options, device, number of estimates ``M``, inner
+samples ``K`` and seed. Its ``key`` identifies it in a results table (what
+a resumed sweep skips).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+from suites.problems.labels import with_options
+
+
+def _canonical(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One problem config x estimator config x device x (M, K, seed).
+
+    ``settings`` holds what a kind of cell other than a point measurement needs (a
+    training run's ``steps`` and ``lr``, ``suites.train``); empty for measurements, and
+    then absent from the key, so that keys stored before it existed still match.
+    """
+
+    problem: str
+    problem_config: dict[str, Any]
+    estimator: str
+    estimator_config: dict[str, Any]
+    device: str = "cpu"
+    num_estimates: int = 10_000
+    num_samples: int = 1
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        key = (self.problem, _canonical(self.problem_config), self.estimator,
+               _canonical(self.estimator_config), self.device, self.num_estimates,
+               self.num_samples, self.seed)
+        return key + (_canonical(self.settings),) if self.settings else key
+
+    @property
+    def label(self) -> str:
+        if self.settings.get("kind") == "train":
+            return (f"{with_options(self.problem, self.problem_config)} x "
+                    f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
+                    f"K={self.num_samples} seed {self.seed}, {self.settings['steps']} steps")
+        return (f"{with_options(self.problem, self.problem_config)} x "
+                f"{with_options(self.estimator, self.estimator_config)} on {self.device} "
+                f"M={self.num_estimates} K={self.num_samples}")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named grid: ``cells(devices)`` lists what ``mcgradbench run NAME`` measures."""
+
+    name: str
+    description: str
+    build: Callable[[Sequence[str]], list[Cell]] = field(repr=False)
+    #: Time one raw call producing all M estimates of a cell (``measure(time_full_call=True)``)
+    #: rather than one measurement chunk: for suites about time against M.
+    time_full_calls: bool = False
+
+    def cells(self, devices: Sequence[str] | None = None) -> list[Cell]:
+        return self.build(tuple(devices) if devices else default_devices())
+
+
+def default_devices() -> tuple[str, ...]:
+    """``cpu``, plus ``cuda`` where a GPU is visible."""
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+def applicable_cells(problems: Iterable[tuple[str, dict]], estimator_configs: Iterable[tuple[str, dict, int]],
+                     devices: Sequence[str], num_estimates: int, seed: int = 0) -> list[Cell]:
+    """Every (problem, estimator, device) whose estimator applies to the problem.
+
+    ``estimator_configs`` holds ``(name, options, num_samples)`` triples.
+    """
+    import estimators
+    from suites import problems as problem_registry
+
+    estimator_configs = list(estimator_configs)
+    cells = []
+    for (pname, pconfig), device in itertools.product(problems, devices):
+        problem = problem_registry.get(pname, **pconfig)
+        for ename, econfig, num_samples in estimator_configs:
+            if estimators.get(ename, **econfig).applies_to(problem):
+                cells.append(Cell(pname, dict(pconfig), ename, dict(econfig), device,
+                                  num_estimates, num_samples, seed))
+    return cells
+
+
+def samples_within(estimator, problem, budget: int) -> int:
+    """The largest ``K`` whose estimate costs at most ``budget`` evaluations on ``problem``
+    (``estimator.evaluations``, which grows with ``K``); 0 where one sample is over it."""
+    k = 0
+    while estimator.evaluations(problem, k + 1) <= budget:
+        k += 1
+    return k
