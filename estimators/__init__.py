@@ -25,7 +25,8 @@ from .registry import Registry, split_spec
 from .reparam import Reparam
 from .score_function import ScoreFunction
 
-_REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators")
+_REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators",
+                                                base=Estimator)
 register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .base import Estimator, _check_count, replicate, sampling_from
+from .base import Estimator, _check_count, check_problem_argument, replicate, sampling_from
 
 
 class AdaptiveEstimator(Estimator):
@@ -57,6 +57,7 @@ class AdaptiveEstimator(Estimator):
     def adapt(self, problem, num_estimates: int = 8, num_samples: int = 1,
               generator: torch.Generator | None = None) -> float:
         """One Adam step on the state down ``mean_m ||g_m||^2``; returns that mean before the step."""
+        check_problem_argument(problem)
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)

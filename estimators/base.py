@@ -60,6 +60,9 @@ def sampling_from(generator: torch.Generator | None):
     if generator is None:
         yield
         return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__} {generator!r}")
     device = generator.device
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=device).item())
     if device.type == "cuda":
@@ -100,6 +103,16 @@ def chunk_size(problem, num_samples: int) -> int:
     device = getattr(problem, "device", torch.device("cpu"))
     budget = CUDA_CHUNK_ELEMENTS if torch.device(device).type == "cuda" else CHUNK_ELEMENTS
     return max(1, budget // (max(1, per_sample) * num_samples))
+
+
+def check_problem_argument(problem: Any, name: str = "problem") -> None:
+    """``TypeError`` unless ``problem`` is a problem object (it has ``params`` and
+    ``distribution``): a name is looked up first, ``suites.problems.get(name)``."""
+    if not (hasattr(problem, "params") and callable(getattr(problem, "distribution", None))):
+        hint = (f"; look a name up first: suites.problems.get({problem!r})"
+                if isinstance(problem, str) else "")
+        raise TypeError(f"{name} must be a problem object (with params and distribution), got "
+                        f"{type(problem).__name__} {problem!r}{hint}")
 
 
 def _check_count(name: str, value: Any, minimum: int) -> int:
@@ -202,6 +215,7 @@ class Estimator(abc.ABC):
         chunks draw in turn from one stream seeded by ``generator``, so a call is
         still determined by ``generator`` alone.
         """
+        check_problem_argument(problem)
         _check_count("num_estimates", num_estimates, 1)
         _check_count("num_samples", num_samples, 1)
         self.check_num_samples(num_samples)

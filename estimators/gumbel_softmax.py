@@ -30,10 +30,14 @@ from torch.distributions import (Bernoulli, Distribution, Independent, OneHotCat
                                  RelaxedBernoulli, RelaxedOneHotCategorical)
 
 from .base import Estimator, unwrap_independent
+from .registry import OptionTypeError
 
 
 def check_temperature(temperature) -> float:
-    """``temperature`` as a float, or ``ValueError`` if it is not finite and > 0."""
+    """``temperature`` as a float, or ``ValueError`` if it is not finite and > 0 (``TypeError``
+    for a flag, which Python would take for 1)."""
+    if isinstance(temperature, bool):
+        raise OptionTypeError(f"temperature must be a number > 0, got the flag {temperature!r}")
     try:
         value = float(temperature)
     except (TypeError, ValueError):

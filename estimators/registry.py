@@ -28,6 +28,29 @@ T = TypeVar("T")
 BUILTIN = "built-in"
 
 
+class OptionTypeError(TypeError, ValueError):
+    """An option of the wrong type (a flag or a string where a number is asked): a
+    ``TypeError`` to Python code, and bad input, like any ``ValueError``, to the command
+    line, which turns it into its one-line error."""
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a torch generator takes it: an integer in ``0..2**62`` (``TypeError`` for a
+    non-integer, a flag included; ``ValueError`` out of range)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise OptionTypeError(f"{name} must be an integer in 0..2**62, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= 2**62:
+        raise ValueError(f"{name} must be an integer in 0..2**62, got {seed!r}")
+    return seed
+
+
+def check_not_flag(name: str, value: Any) -> None:
+    """``TypeError`` for ``True``/``False`` where a number is asked: Python counts a flag as
+    0 or 1, which would pass every range check and measure something nobody asked for."""
+    if isinstance(value, bool):
+        raise OptionTypeError(f"{name} must be a number, got the flag {value!r}")
+
+
 def import_object(spec: str) -> Any:
     """The object named ``pkg.module:Attr`` (``Attr`` may be dotted), or a one-line ``ValueError``."""
     module_name, _, attr = spec.partition(":")
@@ -75,6 +98,8 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"{spec!r}: expected name,key=value,... but got {pair!r}")
+        if key.strip() in options:  # the last would silently win
+            raise ValueError(f"{spec!r}: option {key.strip()!r} is given twice; give each once")
         options[key.strip()] = parse_value(value.strip())
     return name.strip(), options
 
@@ -82,10 +107,12 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
 class Registry(Generic[T]):
     """Entries found by their ``name`` attribute; used for estimators, problems and suites."""
 
-    def __init__(self, kind: str, group: str | None = None):
+    def __init__(self, kind: str, group: str | None = None, base: type | None = None):
         self.kind = kind
         #: Entry-point group scanned for plugins (``mcgradbench.estimators`` ...).
         self.group = group
+        #: The class every entry subclasses (``Estimator``, ``Problem``); ``None``: any object.
+        self.base = base
         self._entries: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         #: Plugins that failed to load: entry-point name -> one-line reason.
@@ -115,7 +142,7 @@ class Registry(Generic[T]):
         for point in importlib.metadata.entry_points(group=self.group):
             dist = point.dist.name if point.dist is not None else "?"
             try:
-                entry = point.load()
+                entry = self.check_kind(point.value, point.load())
                 if getattr(entry, "name", None) != point.name:
                     raise ValueError(f"its name attribute is {getattr(entry, 'name', None)!r}, "
                                      f"not the entry-point name {point.name!r}")
@@ -134,7 +161,7 @@ class Registry(Generic[T]):
     def lookup(self, name: str) -> T:
         """The entry called ``name`` or importable as ``pkg.module:Attr``; else ``ValueError``."""
         if isinstance(name, str) and ":" in name:
-            return import_object(name)
+            return self.check_kind(name, import_object(name))
         self.load_plugins()
         try:
             return self._entries[name]
@@ -142,6 +169,26 @@ class Registry(Generic[T]):
             failed = f" ({self.failures[name]})" if name in self.failures else ""
             raise ValueError(f"unknown {self.kind} {name!r}{failed}; "
                              f"known: {', '.join(self.names())}") from None
+
+    def check_kind(self, name: str, entry: Any) -> Any:
+        """``entry``, or a one-line ``ValueError`` saying what ``name`` is when it is not a
+        subclass of ``base`` (a module, a function, another kind's class)."""
+        if self.base is None or (isinstance(entry, type) and issubclass(entry, self.base)):
+            return entry
+        if isinstance(entry, type):
+            what = f"the class {entry.__module__}.{entry.__qualname__}"
+            kinds = {"Estimator": "an estimator", "Problem": "a problem"}
+            for ancestor in entry.__mro__[1:]:
+                if ancestor.__name__ in kinds and ancestor.__module__.startswith(("estimators", "suites")):
+                    what += f" ({kinds[ancestor.__name__]})"
+                    break
+        elif inspect.ismodule(entry):
+            what = f"the module {entry.__name__}"
+        else:
+            what = f"a {type(entry).__name__} object"
+        article = "an" if self.kind[0] in "aeiou" else "a"
+        raise ValueError(f"{name!r} is {what}, not {article} {self.kind} class: expected a subclass of "
+                         f"{self.base.__module__}.{self.base.__qualname__}")
 
     def origin(self, name: str) -> str:
         """Where an entry came from: ``built-in``, ``plugin DIST (module:Attr)`` or ``ad hoc``."""

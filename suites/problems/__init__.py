@@ -25,7 +25,7 @@ from suites.problems.gaussian_full import GaussianFull, check_scale_tril
 from suites.problems.linear_vae import LinearVAE
 from suites.problems.logistic_regression import LogisticRegression
 
-_REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems")
+_REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
 names = _REGISTRY.names
 describe = _REGISTRY.describe

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
-from estimators.registry import with_options
+from estimators.registry import OptionTypeError, check_not_flag, check_seed, with_options
 
 Params = Mapping[str, torch.Tensor]
 
@@ -157,6 +157,7 @@ def check_dim(dim: Any, name: str = "dim") -> int:
 
 
 def check_finite(name: str, value: Any) -> float:
+    check_not_flag(name, value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -167,6 +168,7 @@ def check_finite(name: str, value: Any) -> float:
 
 
 def check_positive(name: str, value: Any) -> float:
+    check_not_flag(name, value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -182,6 +184,9 @@ def vector(name: str, value: Any, dim: int, *, positive: bool = False,
 
     ``positive`` requires every entry > 0; ``open_unit`` every entry in (0, 1).
     """
+    if isinstance(value, bool) or (isinstance(value, (list, tuple))
+                                   and any(isinstance(v, bool) for v in value)):
+        raise OptionTypeError(f"{name} must be a number or a list of {dim} numbers, got {value!r}")
     try:
         tensor = torch.as_tensor(value, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError):

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as nnf
 from torch.distributions import Bernoulli, Independent
 
-from suites.problems.base import Problem, check_dim
+from suites.problems.base import Problem, check_dim, check_seed
 from suites.problems.cache import cache_dir, cache_key, cached_tensors
 
 MAX_LATENT_DIM = 12
@@ -157,7 +157,7 @@ class BernoulliVAE(Problem):
                              f"set has {NUM_DIGITS} images), got {num_data!r}")
         if isinstance(train_steps, bool) or not isinstance(train_steps, int) or train_steps < 0:
             raise ValueError(f"train_steps must be an integer >= 0, got {train_steps!r}")
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_seed(seed))
         subset = torch.randperm(NUM_DIGITS, generator=generator)[:num_data]
         self.x = binarised_digits()[subset]  # N x 64
         self.states = all_states(latent_dim)  # 2^L x L

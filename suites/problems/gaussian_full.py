@@ -17,7 +17,9 @@ from __future__ import annotations
 import torch
 from torch.distributions import MultivariateNormal
 
-from suites.problems.base import Problem, check_dim, vector
+from estimators.registry import OptionTypeError
+
+from suites.problems.base import Problem, check_dim, check_finite, vector, check_seed
 
 
 def check_scale_tril(scale_tril: torch.Tensor, name: str = "scale_tril") -> torch.Tensor:
@@ -45,16 +47,21 @@ class GaussianFull(Problem):
     def __init__(self, dim: int = 10, loc=0.5, scale: float = 1.0, scale_tril=None,
                  off_diagonal: float = 0.1, seed: int = 0):
         dim = check_dim(dim)
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_seed(seed))
         gaussian = torch.randn(dim, dim, generator=generator)
         self.A = (gaussian + gaussian.T) / (2 * dim**0.5)  # symmetric, O(1) spectrum
         self.b = torch.randn(dim, generator=generator)
         if scale_tril is None:
             diagonal = vector("scale", scale, dim, positive=True)
             lower = torch.tril(torch.randn(dim, dim, generator=generator), diagonal=-1)
-            scale_tril_t = torch.diag(diagonal) + off_diagonal * lower / dim**0.5
+            scale_tril_t = torch.diag(diagonal) + check_finite("off_diagonal", off_diagonal) * lower / dim**0.5
         else:
-            scale_tril_t = check_scale_tril(torch.as_tensor(scale_tril, dtype=torch.float32))
+            try:
+                scale_tril_t = torch.as_tensor(scale_tril, dtype=torch.float32)
+            except (TypeError, ValueError, RuntimeError):
+                raise OptionTypeError(f"scale_tril must be a {dim} x {dim} matrix of numbers, got "
+                                f"{scale_tril!r}") from None
+            scale_tril_t = check_scale_tril(scale_tril_t)
             if scale_tril_t.shape != (dim, dim):
                 raise ValueError(f"scale_tril must have shape ({dim}, {dim}), got {tuple(scale_tril_t.shape)}")
         self.params = {"loc": vector("loc", loc, dim), "scale_tril": check_scale_tril(scale_tril_t)}

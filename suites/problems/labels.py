@@ -68,6 +68,21 @@ def problem_label(name: str, config_json: str, keys: Iterable[str] | None = None
     return with_options(name, config, keys)
 
 
+def parse_label(label: str) -> tuple[str, dict[str, Any]]:
+    """``NAME(k=v,...)`` -> ``(NAME, {k: v})``, values as ``estimators.registry.parse_value``
+    reads them; ``ValueError`` (one line) for a malformed or repeated option."""
+    if "(" not in label or not label.endswith(")"):
+        return label, {}
+    name, inner = label[:-1].split("(", 1)
+    if not inner.strip():
+        return name, {}
+    try:
+        _, options = split_spec(f"{name},{inner}")
+    except ValueError as error:
+        raise ValueError(f"{label!r}: {str(error).split(': ', 1)[-1]}") from None
+    return name, options
+
+
 def label_names(kind: str, label: str, name: str, config: dict[str, Any]) -> bool:
     """Whether ``label``, as the tables print it, names the configuration ``name, config``.
 

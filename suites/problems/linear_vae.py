@@ -45,7 +45,7 @@ import math
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from suites.problems.base import Problem, check_dim, check_finite, check_positive
+from suites.problems.base import Problem, check_dim, check_finite, check_positive, check_seed
 
 TRUE_WEIGHT = (3.0, 4.0, 1.0)
 TRUE_BIAS = (2.0, 1.0, -2.0)
@@ -111,7 +111,7 @@ class LinearVAE(Problem):
         perturbation = check_finite("perturbation", perturbation)
         if perturbation < 0:
             raise ValueError(f"perturbation must be a finite number >= 0, got {perturbation!r}")
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_seed(seed))
         self.x = generate_data(self.alpha, num_data, generator)  # N x 3
         # A seeded non-optimal point, so that every gradient coordinate is non-trivial.
         self.params = {name: value + perturbation * torch.randn(value.shape, generator=generator)

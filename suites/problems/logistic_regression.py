@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as nnf
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from suites.problems.base import Problem, check_choice, check_positive
+from suites.problems.base import Problem, check_choice, check_positive, check_seed
 from suites.problems.cache import cache_dir, cache_key, cached_tensors
 
 FAMILIES = ("diag", "full")
@@ -110,7 +110,7 @@ class LogisticRegression(Problem):
                              f"estimates), got {reference_samples!r}")
         self.x, self.y = breast_cancer()
         dim = self.x.shape[1]
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_seed(seed))
         # A seeded, non-optimal point: small random means, a narrow q.
         loc = init_scale * torch.randn(dim, generator=generator)
         if self.family == "diag":

@@ -9,7 +9,11 @@ rows atomically and keeps ``meta.json`` in step with ``results.csv``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import signal
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,12 +25,15 @@ from suites.run import backends, grids, plugins
 from suites import problems
 from suites.store import rundir as store
 from suites.run.grids import Cell
-from suites.problems.labels import label_names
+from suites.problems.labels import label_names, parse_label, with_options
 from suites.store.lock import RunLock
 
 
 #: The largest M a cell may ask for: 10^9 estimates take hours even for the cheapest estimator.
 MAX_ESTIMATES = 10**9
+#: The largest seed: torch generators take 64-bit seeds, and a cell seeds its timing,
+#: adaptation and gradient-variance streams at small offsets from its own.
+MAX_SEED = 2**62
 
 
 def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names: Sequence[str] = (),
@@ -48,6 +55,12 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
                          f"accumulated in chunks, but time grows with M), got {num_estimates:,}")
     if num_samples is not None and num_samples < 1:
         raise ValueError(f"--num-samples must be >= 1, got {num_samples}")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"--seed must be an integer in 0..2**62 (torch generators take 64-bit "
+                         f"seeds), got {seed}")
+    for kind, labels in (("estimator", estimator_names), ("problem", problem_names)):
+        for label in labels:
+            check_label(kind, label)
     from suites.measurement.measure import resolve_device
     for device in devices:
         resolve_device(device)
@@ -62,10 +75,7 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
              and (not problem_names or any(label_names("problem", name, c.problem, c.problem_config)
                                            for name in problem_names))]
     if not cells:
-        held_problems = ", ".join(sorted({c.problem for c in everything}))
-        held_estimators = ", ".join(sorted({c.estimator for c in everything}))
-        raise ValueError(f"no cell of suite {suite!r} matches the selection; it holds problems "
-                         f"{held_problems} and estimators {held_estimators}")
+        raise ValueError(no_match_reason(suite, everything, estimator_names, problem_names))
     overrides = {}
     if num_estimates is not None:
         overrides["num_estimates"] = num_estimates
@@ -90,6 +100,70 @@ def _as_label(spec: str, registered: Sequence[str]) -> str:
     if name in registered:
         return with_options(name, options)
     return ",".join([name, *(f"{k}={v}" for k, v in options.items())]) if options else name
+
+
+def check_label(kind: str, label: str) -> None:
+    """``ValueError`` (one line) for a label ``NAME(k=v,...)`` whose options are malformed,
+    repeated or invalid for ``NAME`` (``gumbel_softmax(temperature=-1)``): what building it
+    would say, before any cell runs. A bare name is checked by ``plugins.validate_names``."""
+    if "(" not in label or not label.endswith(")"):
+        return
+    name, options = parse_label(label)
+    try:
+        if kind == "estimator":
+            estimators.get(name, **options)
+        else:
+            plugins.built(name, options)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--{kind} {label}: {error}") from None
+
+
+def no_match_reason(suite: str, everything: list[Cell], estimator_names: Sequence[str],
+                    problem_names: Sequence[str]) -> str:
+    """Why no cell of ``suite`` matches the labels: a label its grid does not hold (with the
+    ones it does), or estimators that apply to none of the problems selected, and why."""
+    def matching(kind, labels, cell):
+        name, config = ((cell.estimator, cell.estimator_config) if kind == "estimator"
+                        else (cell.problem, cell.problem_config))
+        return not labels or any(label_names(kind, label, name, config) for label in labels)
+
+    def held(kind, labels):
+        """The grid's configurations of ``kind``, of the names ``labels`` give where it has them."""
+        pairs = {(c.estimator, grids.base._canonical(c.estimator_config)) if kind == "estimator"
+                 else (c.problem, grids.base._canonical(c.problem_config)) for c in everything}
+        wanted = {label.split("(", 1)[0] for label in labels} & {name for name, _ in pairs}
+        return sorted(with_options(name, json.loads(config)) for name, config in pairs
+                      if not wanted or name in wanted)
+
+    by_estimator = [c for c in everything if matching("estimator", estimator_names, c)]
+    by_problem = [c for c in everything if matching("problem", problem_names, c)]
+    for kind, labels, found in (("estimator", estimator_names, by_estimator),
+                                ("problem", problem_names, by_problem)):
+        if labels and not found:
+            return (f"no cell of suite {suite!r} matches: it holds no {kind} "
+                    f"{' or '.join(labels)}, but {', '.join(held(kind, labels))}")
+    reasons = []
+    selected_problems = {(c.problem, grids.base._canonical(c.problem_config)): c for c in by_problem}
+    for cell in {(c.estimator, grids.base._canonical(c.estimator_config)): c
+                 for c in by_estimator}.values():
+        estimator = estimators.get(cell.estimator, **cell.estimator_config)
+        for other in selected_problems.values():
+            problem = plugins.built(other.problem, other.problem_config)
+            base, _ = estimators.unwrap_independent(problem.distribution(problem.params))
+            try:
+                estimator.check(problem.distribution(problem.params))
+                continue
+            except ValueError as error:
+                why = str(error)
+            families = [f for f in getattr(estimator, "families", ()) if not f.startswith("any")]
+            reasons.append(f"{estimator.label} applies to {' and '.join(families)} problems only; "
+                           f"{problem.name} is {type(base).__name__}" if families else
+                           f"{problem.name}: {why}")
+    reason = ("; ".join(dict.fromkeys(reasons)) if reasons else
+              "those estimators and problems share no device, M or K in its grid")
+    return (f"no cell of suite {suite!r} matches: {reason}; it holds problems "
+            f"{', '.join(sorted({c.problem for c in everything}))} and estimators "
+            f"{', '.join(sorted({c.estimator for c in everything}))}")
 
 
 def _accepts(cell: Cell) -> bool:
@@ -133,8 +207,12 @@ def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: di
         if resume is not None:
             # Read again under the lock: another writer may have added cells since.
             meta, table = load_run(run_dir)
-            finished = sum(store.cell_key(c) in store.finished_keys(table) for c in cells)
-            meta = store.resumed_meta(meta, cells, finished, command, started)
+            done = store.finished_keys(table)
+            # A cell with rows missing is measured again: its remaining rows make way.
+            table = table[~table[store.KEY_COLUMN].isin(store.incomplete_keys(table))]
+            run_cells = {store.cell_key(c) for c in cells} | done
+            meta = store.resumed_meta(meta, cells, len(done), command, started,
+                                      total=len(run_cells))
         else:
             if (run_dir / store.RESULTS).exists() or (run_dir / store.META).exists():
                 raise ValueError(f"{run_dir} already holds a run; continue it with --resume "
@@ -185,6 +263,39 @@ class Sweep:
         return True
 
 
+#: Signals that end a sweep as Ctrl-C does: a job scheduler's or ``kill``'s SIGTERM, a closed
+#: terminal's SIGHUP, and SIGINT itself (which a shell leaves ignored in background jobs).
+INTERRUPTS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """Within the block, each of ``INTERRUPTS`` raises ``KeyboardInterrupt``; handlers restored after.
+
+    Their default action ends the process on the spot, leaving meta.json as it was when the
+    sweep began while results.csv holds the cells finished since; as an exception they
+    unwind through ``run_sweep``, which brings meta.json in step first. Signal handlers
+    can only be set from the main thread: elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    try:
+        for name in INTERRUPTS:
+            if hasattr(signal, name):  # SIGHUP does not exist on Windows
+                number = getattr(signal, name)
+                previous[number] = signal.signal(number, interrupt)
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: float,
               backend=None, on_cell: Callable[[Cell], None] | None = None,
               on_start: Callable[[Cell], None] | None = None) -> pd.DataFrame:
@@ -206,7 +317,8 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
     try:
         extra = {"on_start": on_start} if on_start is not None and getattr(
             backend, "reports_start", False) else {}
-        backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
+        with signals_interrupt():
+            backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
     except BaseException:
         sweep.record_progress()
         raise

@@ -46,6 +46,16 @@ def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_s
     ``grad_variance``: the mean per-coordinate variance of that many extra estimates at
     the current parameters (from a generator of their own: the curve does not change).
     """
+    from estimators.base import check_problem_argument
+    from estimators.registry import check_seed
+    from suites.problems.base import check_positive
+
+    check_problem_argument(problem)
+    if isinstance(estimator, str) or not callable(estimator):
+        raise TypeError(f"estimator must be an estimator object, got {type(estimator).__name__} "
+                        f"{estimator!r}; look a name up first: estimators.get(name)")
+    check_seed(seed)
+    lr = check_positive("lr", lr)
     for name, value, low in (("steps", steps, 1), ("log_every", log_every, 1),
                              ("variance_estimates", variance_estimates, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:

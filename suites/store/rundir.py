@@ -74,8 +74,39 @@ def append_cell(run_dir: str | os.PathLike, table: pd.DataFrame, cell: Any,
 
 
 def finished_keys(table: pd.DataFrame) -> set[str]:
-    """The ``cell_key`` of every cell that has rows in ``table``."""
-    return set(table[KEY_COLUMN]) if KEY_COLUMN in table else set()
+    """The ``cell_key`` of every cell that has all its rows in ``table`` (``incomplete_keys``
+    are not finished: a resume measures them again)."""
+    if KEY_COLUMN not in table:
+        return set()
+    return set(table[KEY_COLUMN]) - incomplete_keys(table)
+
+
+def incomplete_keys(table: pd.DataFrame) -> set[str]:
+    """The ``cell_key`` of every cell some of whose rows are missing from ``table``.
+
+    The store writes a cell's rows together, so a gap means the file was edited or cut
+    outside it. A measurement has one row per parameter of its problem: the parameters
+    the table holds for that problem configuration. A training cell has a row at step 0,
+    every ``log_every`` steps and the last (its key's settings).
+    """
+    if KEY_COLUMN not in table or table.empty:
+        return set()
+    cells = table.groupby(KEY_COLUMN, sort=False)
+    if "step" in table.columns:
+        return {key for key, rows in cells if not _train_steps_complete(key, set(rows["step"]))}
+    expected = table.groupby(["problem", "problem_config"], sort=False)["param"].agg(set)
+    return {key for key, rows in cells
+            if set(rows["param"]) != expected[(rows["problem"].iloc[0], rows["problem_config"].iloc[0])]}
+
+
+def _train_steps_complete(key: str, steps: set) -> bool:
+    """Whether a training cell's logged ``steps`` are all those its settings log."""
+    try:
+        settings = json.loads(json.loads(key)[-1])
+        last, every = int(settings["steps"]), int(settings["log_every"])
+    except (ValueError, TypeError, KeyError, IndexError):
+        return True  # a key without settings: nothing to check against
+    return {0, last, *range(every, last + 1, every)} <= {int(s) for s in steps}
 
 
 def results_path(path: str | os.PathLike) -> Path:
@@ -88,11 +119,20 @@ def results_path(path: str | os.PathLike) -> Path:
     raise ValueError(f"{path}: no such run directory")
 
 
+TRUNCATED = ("{csv}: truncated (its last line is incomplete); restore it from a backup, or "
+             "delete the incomplete line to resume without that cell")
+
+
 def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataFrame:
     """The validated results table of a run directory; ``ValueError`` (one line) if it is not one."""
     csv = results_path(path)
     if not csv.exists():
         raise ValueError(f"{csv.parent}: holds no {RESULTS} (not a mcgradbench run directory)")
+    # The store writes whole files ending in a newline; anything else was cut short outside
+    # it. Checked before parsing, which would name a cut file after wherever the cut fell.
+    with open(csv, "rb") as handle:
+        if handle.seek(0, os.SEEK_END) and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n":
+            raise ValueError(TRUNCATED.format(csv=csv))
     try:
         header = pd.read_csv(csv, nrows=0).columns
     except pd.errors.EmptyDataError:
@@ -114,10 +154,8 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
         )
     except (ValueError, pd.errors.ParserError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
-    # The store writes whole files ending in a newline; anything else was cut short outside it.
-    if not csv.read_bytes().endswith(b"\n") or (len(table) and table.iloc[-1].isna().all()):
-        raise ValueError(f"{csv}: truncated (its last line is incomplete); restore it from a "
-                         f"backup, or delete the incomplete line to resume without that cell")
+    if len(table) and table.iloc[-1].isna().all():
+        raise ValueError(TRUNCATED.format(csv=csv))
     # Columns added after a run was stored were not computed for it: NaN, never a guess.
     table = table.assign(**{c: "" if c in STRING_COLUMNS else float("nan")
                             for c in OPTIONAL_COLUMNS if c not in table})
@@ -137,9 +175,8 @@ def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
                             na_values={c: ["", "nan", "NaN"] for c in TRAIN_NUMERIC_COLUMNS})
     except (ValueError, pd.errors.ParserError) as error:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
-    if not csv.read_bytes().endswith(b"\n") or (len(table) and table.iloc[-1].isna().all()):
-        raise ValueError(f"{csv}: truncated (its last line is incomplete); restore it from a "
-                         f"backup, or delete the incomplete line to resume without that cell")
+    if len(table) and table.iloc[-1].isna().all():
+        raise ValueError(TRUNCATED.format(csv=csv))
     for column in TRAIN_NUMERIC_COLUMNS:
         if len(table) and not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")
@@ -232,11 +269,15 @@ def new_meta(suite: str, cells: Sequence[Any], command: str, options: dict[str, 
 
 
 def resumed_meta(meta: dict[str, Any], cells: Sequence[Any], finished: int, command: str,
-                 started: _dt.datetime) -> dict[str, Any]:
-    """``meta`` with one more session (a ``--resume``) opened."""
+                 started: _dt.datetime, total: int | None = None) -> dict[str, Any]:
+    """``meta`` with one more session (a ``--resume``) opened; ``total``: the run's cells
+    as far as this session knows them (default: ``len(cells)``), never fewer than recorded."""
     session = open_session(cells, command, started)
-    return {**meta, "cells": len(cells), "finished_cells": finished, "end_utc": None,
-            "seeds": sorted({c.seed for c in cells}),
+    # A resume that selects fewer cells runs part of the run; the run stays what it was (its
+    # recorded cells and seeds), grown by whatever new cells the resume adds.
+    return {**meta, "cells": max(int(meta.get("cells") or 0), len(cells) if total is None else total),
+            "finished_cells": finished, "end_utc": None,
+            "seeds": sorted({*meta.get("seeds", []), *(c.seed for c in cells)}),
             "sessions": [*meta.get("sessions", []), session]}
 
 

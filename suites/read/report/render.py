@@ -136,6 +136,12 @@ def notes(df: pd.DataFrame, metas: list[dict]) -> list[str]:
     unfinished = [m["run"] for m in metas if m.get("cells") and m.get("finished_cells") != m.get("cells")]
     if unfinished:
         lines.append(f"Not finished (partial grids): {', '.join(unfinished)}.")
+    for meta in metas:
+        if meta.get("incomplete_cells"):
+            count = len(meta["incomplete_cells"])
+            lines.append(f"Warning: {count} cell(s) of {meta['run']} have rows missing from its "
+                         f"results.csv (edited or cut outside mcgradbench); they count as not "
+                         f"finished, and `mcgradbench run --resume` measures them again.")
     return lines
 
 

@@ -33,7 +33,15 @@ def read_runs(paths: Sequence[str | Path]) -> tuple[list[pd.DataFrame], list[dic
         run = unique_name(meta.get("run_id") or _run_dir(path).name, seen)
         seen.add(run)
         frames.append(table.assign(run=run, run_dir=str(_run_dir(path))))
-        metas.append({**meta, "run": run, "run_dir": str(_run_dir(path)), "rows": len(table)})
+        counted = {}
+        if store.KEY_COLUMN in table:
+            # Counted from results.csv, which a killed run (SIGKILL, a power cut) leaves ahead
+            # of meta.json; a cell with rows missing is not finished.
+            incomplete = store.incomplete_keys(table)
+            counted = {"finished_cells": len(store.finished_keys(table)),
+                       "incomplete_cells": sorted(incomplete)}
+        metas.append({**meta, **counted, "run": run, "run_dir": str(_run_dir(path)),
+                      "rows": len(table)})
     return frames, metas
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suites.measurement.measure import ALPHA
+from suites.measurement.measure import ALPHA, MIN_EFFECTIVE_ESTIMATES
 from suites.read.report.runs import repeated
 
 #: Identity columns that become row levels when they vary inside one table, and their headers.
@@ -171,7 +171,12 @@ LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standa
           f"statistic of the row); "
           f"‖bias‖: 2-norm of (mean estimate − reference gradient) ± its standard error, "
           f"bold where significantly biased (largest per-coordinate |z| above the Bonferroni "
-          f"threshold at family-wise rate {ALPHA:g}); exact variance (z) and exact ‖bias‖: the "
+          f"threshold at family-wise rate {ALPHA:g}, over the coordinates whose standard error "
+          f"rests on at least {MIN_EFFECTIVE_ESTIMATES} effective estimates: 3M / kurtosis, M "
+          f"for normal estimates, far fewer where a coordinate's spread comes from a few rare "
+          f"values, which makes its z no bias test; so below M = {MIN_EFFECTIVE_ESTIMATES} "
+          f"nothing is flagged, and the z_untested column counts the coordinates left out); "
+          f"exact variance (z) and exact ‖bias‖: the "
           f"estimator's true variance and bias, by quadrature or enumeration over its noise "
           f"(suites.measurement.exact; where one estimate's noise is a few variates), with the z-score "
           f"(variance − exact) / se; µs/estimate: median wall-clock time of one "
