@@ -138,3 +138,18 @@ def test_every_numeric_option_refuses_a_word_and_a_flag_naming_itself(kind, name
     with pytest.raises((TypeError, ValueError)) as raised:
         get(name, **{key: bad})
     assert key in str(raised.value) and "\n" not in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("args,option", [(["run", "core", "--seed", "1e23"], "--seed"),
+                                         (["advise", "--problem", "bernoulli", "--min-run-time", "-1"],
+                                          "--min-run-time")])
+def test_a_bad_option_value_is_one_line_naming_the_option(args, option, tmp_path):
+    from click.testing import CliRunner
+
+    from suites.cli import main
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [*args, "--out", str(out)] if args[0] == "run" else args)
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and option in result.output, result.output
+    assert not out.exists()

@@ -33,6 +33,11 @@ class Interruptible(click.Group):
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
             ctx.exit(130)
+        except click.BadParameter as error:
+            # A bad value (``--seed 1e23``) is one line naming the option and what it takes,
+            # like every other bad input; click would print the usage lines above it.
+            error.ctx = None
+            raise
 
 
 def echo_progress_messages() -> None:
