@@ -16,8 +16,11 @@ The package follows the data, each layer importing only those before it:
 ``suites.cli``        the command line: parses options and calls the above
 ====================  ===========================================================
 
-The public API is ``__all__``; its names load on first use, so that the command
-line's ``--help`` and usage errors do not wait for torch and pandas.
+What ``mcgradbench run`` does, in Python: ``suites.execute(suites.plan("core"),
+on_cell=print)`` selects (or resumes) the cells, runs them, stores each as it finishes
+and reports progress through the callbacks. The public API is ``__all__``; its names
+load on first use, so that the command line's ``--help`` and usage errors do not wait
+for torch and pandas.
 """
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ _PUBLIC = {
     "problems": None,
     "measure": "suites.measurement.measure",
     "train": "suites.run.training",
+    "plan": "suites.run.sweep",
+    "execute": "suites.run.sweep",
+    "Plan": "suites.run.sweep",
     "select_cells": "suites.run.sweep",
     "Sweep": "suites.run.sweep",
     "open_run": "suites.run.sweep",
@@ -50,7 +56,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from suites.read.advise import advise
     from suites.read.conformance import check_estimator, check_problem
     from suites.read.report.render import render as render_report
-    from suites.run.sweep import Sweep, open_run, run_sweep, select_cells
+    from suites.run.sweep import Plan, Sweep, execute, open_run, plan, run_sweep, select_cells
     from suites.run.training import train
     from suites.store.rundir import read_meta, read_results
 
