@@ -53,9 +53,14 @@ $(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.t
 install: $(STAMP)
 
 # asv-check runs first so that pytest's summary is the last line CI reads.
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist), each with one torch thread: the
+# tests are many small tensor ops, where a second intra-op thread per process only spins
+# (measured on 2 cores: 292 s in one process with two threads each, 147-170 s in two
+# processes of one thread).
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(MAKE) asv-check
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # asv-check (part of make test): `asv check` imports every benchmark and
 # checks its signature; one quick asv run then executes the estimator timings

@@ -93,9 +93,11 @@ def test_dry_run_lists_cells_and_writes_nothing(tmp_path):
 def test_resume_after_killed_run_completes_every_cell_once(tmp_path):
     out = tmp_path / "run"
     from suites.run import grids
-    total = sum(c.problem == "bernoulli" for c in grids.get("core").cells(["cpu"]))
+    total = sum(c.problem == "bernoulli" and c.problem_config["dim"] == 1
+                for c in grids.get("core").cells(["cpu"]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "suites.cli", "run", *SMALL, "--min-run-time", "0.05",
+        [sys.executable, "-m", "suites.cli", "run", *SMALL[:1], "--problem", "bernoulli(dim=1)",
+         *SMALL[3:], "--min-run-time", "0.05",
          "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -205,8 +207,10 @@ def test_problem_configurations_are_selected_by_the_labels_tables_show():
 
 
 def test_the_printed_table_fits_an_80_column_terminal(tmp_path):
-    result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli", "--num-estimates", "200",
-                                       "--min-run-time", "0", "--out", str(tmp_path / "r")],
+    # the widest problem label (dim=100) with every estimator label of the suite
+    result = CliRunner().invoke(main, ["run", "core", "--problem", "bernoulli(dim=100)",
+                                       "--num-estimates", "200", "--min-run-time", "0",
+                                       "--out", str(tmp_path / "r")],
                                 env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     table = result.stdout
