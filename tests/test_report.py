@@ -281,6 +281,8 @@ def test_efficiency_tells_k_apart_and_names_no_single_device():
     legend = figures.efficiency(efficiency_rows([1, 2, 8], ["cpu"] * 3)).legends[0]
     texts = [t.get_text() for t in legend.get_texts()]
     assert {"K=1", "K=2", "K=8"} <= set(texts) and "cpu" not in texts
+    # no column name as an entry of its own ("variant" mid-column beside nothing)
+    assert texts == ["score_function", "K=1", "K=2", "K=8"], texts
     legend = figures.efficiency(efficiency_rows([4, 4], ["cpu", "cuda:0"])).legends[0]
     texts = [t.get_text() for t in legend.get_texts()]
     assert {"cpu", "cuda:0"} <= set(texts) and not any(t.startswith("K=") for t in texts)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import matplotlib.colors as mcolors
+from matplotlib.lines import Line2D
 import pytest
 
 import sys
@@ -184,3 +185,18 @@ def test_a_zero_exact_variance_prints_no_z():
     assert tables.fmt_exact(0.0, float("nan")) == "0 (–)"
     assert tables.fmt_exact(0.0186, -0.83) == "0.0186 (−0.8)"
     assert math.isnan(float("nan"))
+
+
+def test_a_legend_shows_each_estimator_with_its_marker(drawn):
+    # estimators of near colours are told apart by marker; the legend must show it
+    _, made = drawn
+    checked = 0
+    for stem, figure in made.items():
+        if not stem.startswith("variance_vs_dimension"):
+            continue
+        legend = figure.legends[0]
+        marked = [line for line in legend.findobj(Line2D)
+                  if line.get_marker() not in (None, "", "None") and line.get_visible()]
+        assert len(marked) >= len(legend.get_texts()), stem
+        checked += 1
+    assert checked >= 2

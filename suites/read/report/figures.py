@@ -205,15 +205,32 @@ def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
     return grid.figure
 
 
+#: The columns relplot names as legend entries of their own (hue and style of the figures).
+LEGEND_HEADERS = {"estimator", "variant"}
+
+
 def legend_below(grid) -> None:
     """The legend under the panels in columns: beside them, twenty entries stand taller than
     a row of panels and run into the title."""
-    if grid.legend is None:
+    legend = grid.legend
+    if legend is None:
         return
     columns = max(2, int(grid.figure.get_figwidth() // 3.0))
     grid.figure.tight_layout()
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
-                    frameon=False)
+    # relplot heads each group of entries with its column's name ("estimator", "variant")
+    # as an entry of its own, which in columns lands mid-column beside nothing; the entries
+    # say what they are (an estimator's label, "K=4", "cuda:0") without it.
+    # The artists themselves where the grid kept them (a facet's error-bar lines, whose
+    # markers the legend's own proxies lose), else the proxies relplot made.
+    original = getattr(grid, "_legend_data", {}) or {}
+    entries = [(original.get(t.get_text(), h), t.get_text())
+               for h, t in zip(legend.legend_handles, legend.get_texts())
+               if t.get_text() not in LEGEND_HEADERS]
+    title = legend.get_title().get_text()
+    legend.remove()
+    grid._legend = grid.figure.legend([h for h, _ in entries], [t for _, t in entries],
+                                      title=title or None, loc="upper center",
+                                      bbox_to_anchor=(0.5, 0.0), ncol=columns, frameon=False)
 
 
 def suptitle(figure: plt.Figure, text: str) -> None:

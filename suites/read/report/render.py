@@ -77,9 +77,12 @@ def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
             except figures.Skip as reason:
                 reasons.append(str(reason))
         for family, name, figure in made:
-            # A family drawn in one figure is named by the family alone.
-            name = family if sum(f == family for f, _, _ in made) == 1 else name
-            drawn.append(Drawn(f"{stem}_{name}", f"{title}: {name}",
+            # A family drawn in one figure is named by the family alone; one drawn in n is
+            # titled "family (i of n)", its files family_i.
+            siblings = [n for f, n, _ in made if f == family]
+            name = family if len(siblings) == 1 else name
+            part = "" if len(siblings) == 1 else f" ({siblings.index(name) + 1} of {len(siblings)})"
+            drawn.append(Drawn(f"{stem}_{name}", f"{title}: {family}{part}",
                                figures.save(figure, directory, f"{stem}_{name}")))
         if not made:
             drawn.append(Drawn(stem, title, [], reasons[0] if reasons else "no rows"))
