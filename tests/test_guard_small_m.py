@@ -85,3 +85,24 @@ def test_below_the_minimum_nothing_is_tested():
                         exact=False)
     assert df["max_abs_z"].isna().all() and not df["biased"].any()
     assert (df["z_untested"] == 3).all()
+
+
+def test_an_untested_bias_is_marked_in_the_printed_table():
+    # No star must not read as "unbiased" where nothing was tested: Shifted is biased, and
+    # at M = 100 (3M < 150 x kurtosis 3) no coordinate can show it. (The report's cells:
+    # tests/test_report_paper.py.)
+    from suites.read.summary import format_summary
+    untested = suites.measure(suites.problems.get("gaussian", dim=3), Shifted(), 100,
+                              min_run_time=0, exact=False)
+    tested = suites.measure(suites.problems.get("gaussian", dim=3), Shifted(), 400,
+                            min_run_time=0, exact=False)
+    rows = [untested.assign(suite="s", run="r"), tested.assign(suite="s", run="r")]
+    import pandas as pd
+    df = pd.concat(rows, ignore_index=True)
+    printed = format_summary(df, 80)
+    marks = [line for line in printed.splitlines() if " 100 " in line or " 400 " in line]
+    assert len(marks) == 4, printed
+    for line in marks:
+        # M = 100: the mark, never the star; M = 400: the star (biased), never the mark
+        assert ("†" in line) == (" 100 " in line) and ("*" in line) == (" 400 " in line), line
+    assert "† bias not tested" in printed

@@ -7,12 +7,17 @@ import textwrap
 import pandas as pd
 
 from suites.problems.labels import estimator_label, problem_label
-from suites.read.report.tables import nonfinite_words
+from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES
+from suites.read.report.tables import UNTESTED, nonfinite_words, untested_mark
 
 
 def pm(value: float, se: float) -> str:
     """``4.49±0.15`` (the report's ``value ± se``, tighter for a terminal)."""
     return "–" if value != value else f"{value:.3g}±{se:.2g}"
+
+
+def nan_column(df: pd.DataFrame) -> pd.Series:
+    return pd.Series(float("nan"), index=df.index)
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -24,8 +29,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "param": df["param"], "device": df["device"], "M": df["num_estimates"],
         "K": df["num_samples"],
         "variance": [pm(v, s) for v, s in zip(df["variance"], df["variance_se"])],
-        "‖bias‖": [pm(v, s) + (" *" if b else "")
-                   for v, s, b in zip(df["bias_norm"], df["bias_se"], df["biased"])],
+        "‖bias‖": [pm(v, s) + (" *" if b else untested_mark(z, u))
+                   for v, s, b, z, u in zip(df["bias_norm"], df["bias_se"], df["biased"],
+                                            df["max_abs_z"], df.get("z_untested", nan_column(df)))],
         "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
         "note": [nonfinite_words(n) for n in df["nonfinite"]],
     })
@@ -77,9 +83,14 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
                         disable_numparse=True,
                         maxcolwidths=[label_width] + [None] * (block.shape[1] - 1))
         blocks.append(textwrap.fill(" · ".join(heading), width) + "\n" + text)
-    legend = "* significantly biased (largest per-coordinate |z| beyond the Bonferroni threshold)"
-    return "\n\n".join(blocks) + ("\n\n" + textwrap.fill(legend, width)
-                                   if view["‖bias‖"].str.endswith("*").any() else "")
+    legends = []
+    if view["‖bias‖"].str.endswith("*").any():
+        legends.append("* significantly biased (largest per-coordinate |z| beyond the "
+                       "Bonferroni threshold)")
+    if view["‖bias‖"].str.endswith(UNTESTED).any():
+        legends.append(f"† bias not tested: no coordinate had {MIN_EFFECTIVE_ESTIMATES} "
+                       f"effective estimates (3M / kurtosis)")
+    return "\n\n".join(blocks + [textwrap.fill(text, width) for text in legends])
 
 
 def format_train_summary(table: pd.DataFrame, width: int) -> str:

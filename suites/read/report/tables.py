@@ -54,6 +54,18 @@ def fmt_nonfinite(count: float) -> str:
     return f" ({words})" if words else ""
 
 
+#: Beside a ‖bias‖ whose row tested no coordinate for bias (``max_abs_z`` NaN): not bold
+#: there means "not tested", not "unbiased".
+UNTESTED = " †"
+
+
+def untested_mark(max_abs_z: float, z_untested: float) -> str:
+    """`` †`` where no coordinate had the effective estimates to test its bias, or nothing.
+
+    Rows stored before ``z_untested`` existed (NaN there) are taken as tested."""
+    return UNTESTED if z_untested > 0 and not math.isfinite(max_abs_z) else ""
+
+
 def fmt_value(value: float, digits: int = 3) -> str:
     return "–" if not math.isfinite(value) else f"{value:.{digits}g}"
 
@@ -109,7 +121,9 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
         rows = group[group["param"] == param].set_index(levels)
         var = {k: fmt_pm(r.variance, r.variance_se) + fmt_nonfinite(r.nonfinite)
                for k, r in zip(rows.index, rows.itertuples())}
-        bias = {k: fmt_pm(r.bias_norm, r.bias_se, 2) for k, r in zip(rows.index, rows.itertuples())}
+        bias = {k: fmt_pm(r.bias_norm, r.bias_se, 2)
+                + untested_mark(r.max_abs_z, getattr(r, "z_untested", math.nan))
+                for k, r in zip(rows.index, rows.itertuples())}
         flag = dict(zip(rows.index, rows["biased"]))
         cells[(param, VARIANCE)] = [var.get(_key(k), "") for k in keys]
         cells[(param, BIAS)] = [bias.get(_key(k), "") for k in keys]
@@ -174,8 +188,10 @@ LEGEND = (f"variance: mean per-coordinate variance of one estimate ± its standa
           f"threshold at family-wise rate {ALPHA:g}, over the coordinates whose standard error "
           f"rests on at least {MIN_EFFECTIVE_ESTIMATES} effective estimates: 3M / kurtosis, M "
           f"for normal estimates, far fewer where a coordinate's spread comes from a few rare "
-          f"values, which makes its z no bias test; so below M = {MIN_EFFECTIVE_ESTIMATES} "
-          f"nothing is flagged, and the z_untested column counts the coordinates left out); "
+          f"values, which makes its z no bias test; so for normal estimates nothing below "
+          f"M = {MIN_EFFECTIVE_ESTIMATES} is tested, and the z_untested column counts the "
+          f"coordinates left out; "
+          f"†: no coordinate tested, so not bold says nothing about bias); "
           f"exact variance (z) and exact ‖bias‖: the "
           f"estimator's true variance and bias, by quadrature or enumeration over its noise "
           f"(suites.measurement.exact; where one estimate's noise is a few variates), with the z-score "
