@@ -121,3 +121,11 @@ def test_the_reports_final_objective_is_the_mean_and_se_over_seeds(tmp_path):
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "#### linear_vae: 20 steps, 3 seed(s)" in text
     assert (tmp_path / "rep" / "figures" / "train_objective_vs_seconds.svg").exists()
+    # drawn at the panel size of the report's other figures (its text as large when printed),
+    # the legend below the panels rather than widening the figure
+    from suites.read.report import figures
+    for stem, _, figure in training.figures_for(training.load([out])[0]):
+        assert figure.get_figwidth() == pytest.approx(figures.PANEL_HEIGHT * figures.PANEL_ASPECT)
+        (legend,) = figure.legends
+        box = legend.get_window_extent(figure.canvas.get_renderer())
+        assert box.y1 <= figure.bbox.y0 + 1, stem

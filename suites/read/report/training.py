@@ -131,7 +131,8 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     """(stem, title, figure) of every training figure the rows allow."""
     import matplotlib.pyplot as plt
 
-    from suites.read.report.figures import palette
+    from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, palette,
+                                            suptitle)
 
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
@@ -139,8 +140,18 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     drawn = []
 
     def panels(title: str, x: str, y: str, ylabel: str, rows: pd.DataFrame, log_y=False, zoom=False):
-        fig, axes = plt.subplots(1, len(problems), figsize=(5.2 * len(problems), 3.6), squeeze=False)
-        for ax, problem in zip(axes[0], problems):
+        # The panel size, row length and legend of the report's other figures, so that the
+        # text is as large at the printed width.
+        columns = min(COL_WRAP, len(problems))
+        rows_of_panels = -(-len(problems) // columns)
+        fig, grid = plt.subplots(rows_of_panels, columns, squeeze=False,
+                                 figsize=(PANEL_HEIGHT * PANEL_ASPECT * columns,
+                                          PANEL_HEIGHT * rows_of_panels))
+        axes = list(grid.ravel())
+        for spare in axes[len(problems):]:
+            fig.delaxes(spare)
+        axes = axes[:len(problems)]
+        for ax, problem in zip(axes, problems):
             here = rows[rows["problem_label"] == problem]
             band_lines(ax, here, x, y, colours, log_y)
             if zoom and len(here):
@@ -149,24 +160,26 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                 lo, hi = late.min(), late.max()
                 ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
             ax.set_title(problem)
-            ax.set_xlabel("step" if x == "step" else "seconds (estimation, adaptation, update)")
+            ax.set_xlabel(x)
             ax.set_ylabel(ylabel)
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        for ax in axes[0][1:]:
+        handles, labels = axes[0].get_legend_handles_labels()
+        for ax in axes[1:]:
             for h, l in zip(*ax.get_legend_handles_labels()):
                 if l not in labels:
                     handles.append(h)
                     labels.append(l)
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        fig.suptitle(title)
         fig.tight_layout()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=max(2, int(fig.get_figwidth() // 3.0)), frameon=False)
+        suptitle(fig, title)
         return fig
 
     drawn.append(("train_objective_vs_step", "Training: objective against step",
                   panels("Exact objective against step (mean over seeds, band ±1 se)", "step",
                          "objective", "objective (ELBO)", df, zoom=True)))
     drawn.append(("train_objective_vs_seconds", "Training: objective against wall-clock seconds",
-                  panels("Exact objective against seconds (mean over seeds, band ±1 se)", "seconds",
+                  panels("Exact objective against seconds of estimation, adaptation and update (mean "
+                         "over seeds, band ±1 se)", "seconds",
                          "objective", "objective (ELBO)", df, zoom=True)))
     variance = df[df["grad_variance"].notna() & (df["grad_variance"] > 0)]
     if len(variance):
