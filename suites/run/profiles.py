@@ -15,7 +15,7 @@ two latent-variable models with exact gradients (logistic regression's
 reference of 10^6 samples is the costliest set-up of a fresh clone) with one
 estimator of each kind: score function with the leave-one-out baseline,
 reparameterisation, DisARM, Gumbel-softmax (bernoulli_vae's estimates cost
-100x the toys'); train, linear_vae and bernoulli_vae at 8 latents (not 12), 300
+100x the toys'); train, linear_vae and bernoulli_vae at 8 latents (not 12), 200
 steps at 2 seeds (a standard error band) instead of 3,000 at 3.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                 "estimator_names": ["score_function(baseline=loo)", "reparam", "disarm",
                                     "gumbel_softmax(temperature=0.5)"]},
         "train": {"problem_names": ["linear_vae", "bernoulli_vae(latent_dim=8)"],
-                  "steps": 300, "seeds": 2},
+                  "steps": 200, "seeds": 2},
     },
     "full": {},
 }
