@@ -373,3 +373,14 @@ def test_a_label_names_the_configuration_whose_options_with_defaults_are_those(l
     assert label_names("estimator", "score_function(baseline=none)", "score_function", {})
     assert not label_names("estimator", "score_function(baseline=loo)", "score_function", {})
     assert not label_names("problem", "gaussian(cost=cos", "gaussian", {"cost": "cos"})
+
+
+@pytest.mark.parametrize("label, width, lines", [
+    ("straight_through_gumbel(temperature=0.5)", 23, ["straight_through_gumbel", "(temperature=0.5)"]),
+    ("score_function_median", 17, ["score_function_", "median"]),
+    ("score_function(baseline=loo_optimal)", 12, ["score_", "function(", "baseline=", "loo_optimal)"]),
+])
+def test_a_name_wider_than_its_column_breaks_before_its_bracket_and_after_underscores(label, width, lines):
+    # not 'straight_through_gumbel' / '(' / 'temperature=0.5)' or 'score_function_me' / 'dian'
+    from suites.read.summary import wrap_label
+    assert wrap_label(label, width).split("\n") == lines

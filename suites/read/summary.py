@@ -39,9 +39,17 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def wrap_label(label: str, width: int) -> str:
     """``label`` on lines of at most ``width`` characters, broken after ``(`` and ``,``
-    (between options), then after ``=`` (between an option and its value), and inside a
-    token only where one alone is wider."""
-    tokens = re.findall(r"[^(,=]*[(,=]|[^(,=]+$", label)
+    (between options), then after ``=`` (between an option and its value); a piece wider
+    than ``width`` breaks before its ``(`` and after its ``_`` (``straight_through_gumbel``
+    / ``(temperature=0.5)``, ``score_function_`` / ``median``), and inside a word only
+    where one alone is wider."""
+    tokens = []
+    for token in re.findall(r"[^(,=]*[(,=]|[^(,=]+$", label):
+        if len(token) <= width:
+            tokens.append(token)
+            continue
+        name, bracket = (token[:-1], "(") if token.endswith("(") else (token, "")
+        tokens += re.findall(r"[^_]*_|[^_]+$", name) + ([bracket] if bracket else [])
     lines = [""]
     for token in tokens:
         if lines[-1] and len(lines[-1]) + len(token) > width:
