@@ -16,10 +16,6 @@ def pm(value: float, se: float) -> str:
     return "–" if value != value else f"{value:.3g}±{se:.2g}"
 
 
-def nan_column(df: pd.DataFrame) -> pd.Series:
-    return pd.Series(float("nan"), index=df.index)
-
-
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The printed view of result rows: one line per cell and parameter, the report's columns."""
     per_estimate_us = df["time_s"] / df["timed_estimates"] * 1e6
@@ -31,7 +27,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "variance": [pm(v, s) for v, s in zip(df["variance"], df["variance_se"])],
         "‖bias‖": [pm(v, s) + (" *" if b else untested_mark(z, u))
                    for v, s, b, z, u in zip(df["bias_norm"], df["bias_se"], df["biased"],
-                                            df["max_abs_z"], df.get("z_untested", nan_column(df)))],
+                                            df["max_abs_z"], df["z_untested"])],
         "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
         "note": [nonfinite_words(n) for n in df["nonfinite"]],
     })

@@ -215,7 +215,6 @@ def legend_below(grid) -> None:
     legend = grid.legend
     if legend is None:
         return
-    columns = max(2, int(grid.figure.get_figwidth() // 3.0))
     grid.figure.tight_layout()
     # relplot heads each group of entries with its column's name ("estimator", "variant")
     # as an entry of its own, which in columns lands mid-column beside nothing; the entries
@@ -228,9 +227,15 @@ def legend_below(grid) -> None:
                if t.get_text() not in LEGEND_HEADERS]
     title = legend.get_title().get_text()
     legend.remove()
-    grid._legend = grid.figure.legend([h for h, _ in entries], [t for _, t in entries],
-                                      title=title or None, loc="upper center",
-                                      bbox_to_anchor=(0.5, 0.0), ncol=columns, frameon=False)
+    grid._legend = legend_under(grid.figure, [h for h, _ in entries], [t for _, t in entries],
+                                title or None)
+
+
+def legend_under(figure: plt.Figure, handles: list, labels: list[str], title: str | None = None):
+    """A figure legend in columns under the panels (call after the panels' layout is set)."""
+    return figure.legend(handles, labels, title=title, loc="upper center",
+                         bbox_to_anchor=(0.5, 0.0), frameon=False,
+                         ncol=max(2, int(figure.get_figwidth() // 3.0)))
 
 
 def suptitle(figure: plt.Figure, text: str) -> None:

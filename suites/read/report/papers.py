@@ -17,7 +17,8 @@ import pandas as pd
 from suites.read.report.figures import papers_rows
 
 
-def _variance(rows: pd.DataFrame, label: str, param: str | None = None) -> pd.Series:
+def _rows_of(rows: pd.DataFrame, label: str, param: str | None = None) -> pd.DataFrame:
+    """The rows of one estimator (by label), of one parameter where given."""
     here = rows[rows["estimator_label"] == label]
     if param is not None:
         here = here[here["param"] == param]
@@ -32,7 +33,7 @@ def gaussian_notes(df: pd.DataFrame) -> list[str]:
     notes = []
     k_samples = int(rows["num_samples"].max())
     mu, sigma = 1.0, 1.0
-    path = _variance(rows, "reparam")
+    path = _rows_of(rows, "reparam")
     if len(path):
         # d/dmu (x - k)^2 = 2 (x - k): variance 4 sigma^2 / K at every k; d/dsigma: 2 (x - k) eps,
         # variance 4 [(mu - k)^2 + 2 sigma^2] / K.
@@ -44,7 +45,7 @@ def gaussian_notes(df: pd.DataFrame) -> list[str]:
         notes.append(f"Pathwise: the paper's flat d/dmu curve and d/dsigma curve rising with |k - mu| "
                      f"agree with the closed forms 4 sigma^2 / K and 4 ((mu - k)^2 + 2 sigma^2) / K "
                      f"within {max(worst, worst_s):.1f} standard errors at every k (K = {k_samples}).")
-    score = _variance(rows, "score_function")
+    score = _rows_of(rows, "score_function")
     if len(score):
         arg = score.loc[score.groupby("param")["variance"].idxmin(), ["param", "k"]]
         at = ", ".join(f"{p} at k = {k:g}" for p, k in arg.values)
@@ -52,7 +53,7 @@ def gaussian_notes(df: pd.DataFrame) -> list[str]:
                  / score[score["k"] == mu]["variance"].max())
         text = (f"Score function: smallest near the mean ({at}) and {ratio:.0f} times larger at "
                 f"k = {score['k'].min():g}, the growth with |k - mu| the paper shows")
-        baseline = _variance(rows, "score_function(baseline=loo_optimal)")
+        baseline = _rows_of(rows, "score_function(baseline=loo_optimal)")
         if len(baseline):
             pair = score.merge(baseline, on=["k", "param"], suffixes=("", "_b"))
             lower = int((pair["variance_b"] < pair["variance"]).sum())
@@ -61,7 +62,7 @@ def gaussian_notes(df: pd.DataFrame) -> list[str]:
                      f"exactly; ours is its unbiased leave-one-out estimate from K = {k_samples} "
                      f"samples, which gains less where the score function is already small)")
         notes.append(text + ".")
-    mvd = _variance(rows, "measure_valued", "loc")
+    mvd = _rows_of(rows, "measure_valued", "loc")
     if len(mvd):
         at_mu = mvd[mvd["k"] == mu]
         notes.append(f"Measure-valued (coupled): the lowest d/dmu variance near k = mu, as in the paper "

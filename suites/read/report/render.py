@@ -15,6 +15,7 @@ from suites.store.atomic import atomic_write_text
 from suites.store.rundir import utc_now
 from suites.read.report import FORMATS, figures, papers, peers, tables, training
 from suites.read.report.runs import latest, load_runs, repeated
+from suites.read.verdict import TIE_SE, verdict_frame
 
 FILES = {"md": "report.md", "html": "report.html", "latex": "tables.tex"}
 
@@ -54,8 +55,10 @@ def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] 
         drawn += [Drawn(stem, title, figures.save(fig, out / "figures", stem))
                   for stem, title, fig in training.figures_for(train[0])]
     written = [p for d in drawn for p in d.paths]
-    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out, train),
-             "html": lambda: html_report(df, metas, comparison, drawn, out, train),
+    # Both pages open with the same per-problem answer: computed once.
+    best = verdict_frame(df) if df is not None and {"md", "html"} & set(formats) else pd.DataFrame()
+    pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out, train, best),
+             "html": lambda: html_report(df, metas, comparison, drawn, out, train, best),
              "latex": lambda: latex_tables(comparison, train)}
     for fmt in dict.fromkeys(formats):
         atomic_write_text(out / FILES[fmt], pages[fmt]())
@@ -150,13 +153,14 @@ def notes(df: pd.DataFrame, metas: list[dict]) -> list[str]:
 
 # --- Markdown ---------------------------------------------------------------------------
 
-def markdown_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
+def markdown_report(df, metas, comparison, drawn, out: Path, train=None,
+                    best: pd.DataFrame | None = None) -> str:
     """report.md: metadata, figures, tables; relative links so it reads on GitHub."""
     frame = runs_frame(metas, out)
     frame["data"] = [f"[results.csv]({p}/results.csv)" for p in frame["data"]]
     lines = ["# mcgradbench report", "",
              f"Rendered {utc_now().isoformat()} by mcgradbench {package_version()} from "
-             f"{len(metas)} run(s).", "", *verdict_markdown(df), "## Runs", "",
+             f"{len(metas)} run(s).", "", *verdict_markdown(best), "## Runs", "",
              frame.to_markdown(index=False, disable_numparse=True), ""]
     for meta in metas:
         if meta.get("command"):
@@ -219,26 +223,22 @@ VERDICT_TITLE = "Best estimator per problem"
 VERDICT_NOTE = ("Per problem and device: the unbiased estimator of least work-normalised "
                 "variance (total variance × cost evaluations per estimate) and of least "
                 "time-normalised variance (total variance × seconds per estimate), the ratio to "
-                "the next and whether the gap exceeds 2 combined standard errors (log scale); "
+                f"the next and whether the gap exceeds {TIE_SE:g} combined standard errors (log "
+                "scale); "
                 "biased estimators apart, with their ‖bias‖ ± se (suites/read/verdict.py).")
 
 
-def verdict_markdown(df) -> list[str]:
-    """The report's opening section: the best estimator per problem (none for training runs)."""
-    from suites.read.verdict import verdict_frame
-
-    frame = verdict_frame(df) if df is not None else pd.DataFrame()
-    if frame.empty:
+def verdict_markdown(frame: pd.DataFrame | None) -> list[str]:
+    """The report's opening section: the best estimator per problem (``verdict_frame``;
+    none for training runs)."""
+    if frame is None or frame.empty:
         return []
     return [f"## {VERDICT_TITLE}", "", VERDICT_NOTE, "",
             frame.to_markdown(index=False, disable_numparse=True), ""]
 
 
-def verdict_html(df) -> list[str]:
-    from suites.read.verdict import verdict_frame
-
-    frame = verdict_frame(df) if df is not None else pd.DataFrame()
-    if frame.empty:
+def verdict_html(frame: pd.DataFrame | None) -> list[str]:
+    if frame is None or frame.empty:
         return []
     return [f"<h2>{html.escape(VERDICT_TITLE)}</h2>", f"<p>{html.escape(VERDICT_NOTE)}</p>",
             scroll(frame.to_html(index=False, border=0))]
@@ -250,7 +250,8 @@ def inline_code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
-def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
+def html_report(df, metas, comparison, drawn, out: Path, train=None,
+                best: pd.DataFrame | None = None) -> str:
     """report.html: one standalone page, the figures embedded as SVG data."""
     esc = html.escape
     runs = runs_frame(metas, out)
@@ -258,7 +259,7 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None) -> str:
     runs["data"] = [f'<a href="{esc(d)}/results.csv">{esc(d)}</a>' for d in runs["data"]]
     parts = [f"<h1>mcgradbench report</h1><p>Rendered {esc(utc_now().isoformat())} by "
              f"mcgradbench {esc(package_version())} from {len(metas)} run(s).</p>",
-             *verdict_html(df), "<h2>Runs</h2>",
+             *verdict_html(best), "<h2>Runs</h2>",
              scroll(runs.to_html(index=False, border=0, escape=False,
                                  formatters={c: (lambda v: esc(str(v))) for c in runs.columns
                                              if c != "data"}))]

@@ -122,7 +122,7 @@ def problem_table(suite: str, label: str, group: pd.DataFrame, show_run: bool) -
         var = {k: fmt_pm(r.variance, r.variance_se) + fmt_nonfinite(r.nonfinite)
                for k, r in zip(rows.index, rows.itertuples())}
         bias = {k: fmt_pm(r.bias_norm, r.bias_se, 2)
-                + untested_mark(r.max_abs_z, getattr(r, "z_untested", math.nan))
+                + untested_mark(r.max_abs_z, r.z_untested)
                 for k, r in zip(rows.index, rows.itertuples())}
         flag = dict(zip(rows.index, rows["biased"]))
         cells[(param, VARIANCE)] = [var.get(_key(k), "") for k in keys]

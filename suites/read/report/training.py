@@ -131,8 +131,8 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     """(stem, title, figure) of every training figure the rows allow."""
     import matplotlib.pyplot as plt
 
-    from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, palette,
-                                            suptitle)
+    from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, legend_under,
+                                            palette, suptitle)
 
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
@@ -169,8 +169,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                     handles.append(h)
                     labels.append(l)
         fig.tight_layout()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=max(2, int(fig.get_figwidth() // 3.0)), frameon=False)
+        legend_under(fig, handles, labels)
         suptitle(fig, title)
         return fig
 
