@@ -331,9 +331,6 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
 #: Options of a run that set how a cell runs rather than which cells run.
 TRAIN_OPTIONS = ("steps", "seeds", "grad_variance")
 RUN_OPTIONS = ("min_run_time", "threads") + TRAIN_OPTIONS
-#: Options recorded in meta.json and reused by a resumed run unless given again.
-RECORDED = ("estimator_names", "problem_names", "devices", "num_estimates", "num_samples", "seed",
-            "steps", "seeds", "grad_variance", "min_run_time", "threads")
 #: Options that set what a cell measures: a resumed run must keep them, or one table would
 #: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
 SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
@@ -342,6 +339,8 @@ SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
 DEFAULT_OPTIONS = {"estimator_names": [], "problem_names": [], "devices": [], "num_estimates": None,
                    "num_samples": None, "seed": None, "min_run_time": 0.2, "threads": 1,
                    "steps": None, "seeds": None, "grad_variance": None}
+#: Options recorded in meta.json and reused by a resumed run unless given again: all of them.
+RECORDED = tuple(DEFAULT_OPTIONS)
 
 
 @dataclasses.dataclass
