@@ -119,11 +119,12 @@ def echo_cells(cells, done: set) -> None:
 
 def fit(line: str, indent: int) -> str:
     """``line`` wrapped to the terminal's width (``COLUMNS``, default 80), continuation lines
-    indented by ``indent`` (under the description, past the name)."""
+    indented by ``indent`` (under the description, past the name); a word is broken only
+    where it alone is wider than a line (a plugin's module path, a long problem label)."""
     import textwrap
 
     width = shutil.get_terminal_size((80, 24)).columns
-    return textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+    return textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=True,
                          break_on_hyphens=False, replace_whitespace=False, drop_whitespace=True)
 
 
