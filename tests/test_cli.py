@@ -146,8 +146,9 @@ def statistics_csv(run_dir):
 
 
 def test_same_seed_gives_bit_identical_cpu_statistics(tmp_path):
-    args = ("run", "core", "--problem", "bernoulli", "--problem", "gaussian", "--estimator",
-            "score_function", "--estimator", "reparam", "--num-estimates", "300",
+    # every baseline of score_function and reparam, on one problem of each kind at dim 10
+    args = ("run", "core", "--problem", "bernoulli(dim=10)", "--problem", "gaussian(cost=cos,dim=10)",
+            "--estimator", "score_function", "--estimator", "reparam", "--num-estimates", "300",
             "--device", "cpu", "--min-run-time", "0")
     runs = []
     for name, seed in [("a", "5"), ("b", "5"), ("c", "6")]:
