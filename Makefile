@@ -39,17 +39,9 @@ $(BIN)/python:
 # does, so that `make test TORCH=...` reinstalls torch once .venv exists.
 TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' "$(TORCH)" | cksum | cut -d' ' -f1)
 
-# pip compiles every installed module to bytecode in one process (torch alone: 18 of its 24 s
-# here); the installs skip it and COMPILE does it once, on every core, after the last one.
-# Like pip, it passes over the few files it cannot compile (torch ships Python 3.12 syntax in
-# torch/testing), so its exit status is not the build's.
-PIP_INSTALL := $(BIN)/python -m pip install --quiet --no-compile
-COMPILE := $(BIN)/python -m compileall -qq -j 0 \
-	"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
-
 $(TORCH_STAMP): $(BIN)/python
 	rm -f $(VENV)/.torch-*
-	$(PIP_INSTALL) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	touch $@
 
 # setuptools warns, ten lines per editable package, that its import hook may lose to a
@@ -64,14 +56,12 @@ QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 BASE_STAMP := $(VENV)/.installed-base
 
 $(BASE_STAMP): $(TORCH_STAMP) pyproject.toml
-	$(QUIET_EDITABLE) $(PIP_INSTALL) -e .
-	$(COMPILE)
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(STAMP): $(TORCH_STAMP) pyproject.toml examples/mcgradbench-example/pyproject.toml
-	$(QUIET_EDITABLE) $(PIP_INSTALL) -e ".[dev,ray,peers,docs]"
-	$(QUIET_EDITABLE) $(PIP_INSTALL) --no-deps -e examples/mcgradbench-example
-	$(COMPILE)
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[dev,ray,peers,docs]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet --no-deps -e examples/mcgradbench-example
 	touch $(BASE_STAMP) $(STAMP)
 
 install: $(STAMP)
