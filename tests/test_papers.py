@@ -2,6 +2,7 @@
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from suites.cli import main
@@ -46,3 +47,42 @@ def test_papers_run_renders_both_figures(tmp_path):
         one = p * (f1 * (1 - p)) ** 2 + (1 - p) * (f0 * p) ** 2 - (p * (1 - p) * (f1 - f0)) ** 2
         assert f"against its closed form {one / 4:.4g}" in notes and f"one REINFORCE sample {one:.3g}" in notes
     assert "Pathwise" in notes and "Measure-valued" in notes and "DisARM" in notes
+
+
+def test_toy_figure_puts_each_variance_and_its_closed_form_on_its_own_row():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+    from suites.read.report import figures
+
+    rows = []
+    for t, scale in ((0.45, 1.0), (0.499, 1e-3)):
+        for label, k, variance in (("score_function", 4, 2.6e-3), ("disarm", 2, 1.7e-4),
+                                   ("rebar", 1, 1.7e-2), ("rebar(tune=True)", 1, 1.0e-2)):
+            rows.append({"suite": "papers", "problem": "bernoulli", "device": "cpu",
+                         "problem_config": json.dumps({"dim": 1, "logits": 1.0, "target": t}),
+                         "estimator_label": label, "num_samples": k, "variance": variance * scale,
+                         "variance_se": variance * scale / 100,
+                         "exact_variance": variance * scale * 0.97})
+    df = pd.DataFrame(rows)
+    figure = figures.papers_toy_log_variance(df)
+    axes = figures.panels(figure)
+    assert [ax.get_title() for ax in axes] == ["t = 0.45", "t = 0.499"]
+    names = [tick.get_text() for tick in axes[0].get_yticklabels()]
+    # rebar's two variants sorted by label, each with the K it was measured at
+    assert names == ["disarm, K=2", "rebar, K=1", "rebar(tune=True), K=1", "score_function, K=4"]
+    for ax in axes:
+        t = float(ax.get_title().split("= ")[1])
+        want = df[df["problem_config"].str.contains(f'"target": {t}')]
+        want = dict(zip(want["estimator_label"] + ", K=" + want["num_samples"].astype(str),
+                        zip(want["variance"], want["exact_variance"])))
+        # the estimate's marker (an error bar's caps are markers "|" at x ± se)
+        points = {names[int(line.get_ydata()[0])]: line.get_xdata()[0] for line in ax.get_lines()
+                  if len(line.get_xdata()) == 1 and line.get_marker() not in ("None", "", None, "|")}
+        assert points == pytest.approx({n: v for n, (v, _) in want.items()}, rel=1e-12)
+        # the closed form: an unfilled ring on the same row
+        rings = {names[int(y)]: x for c in ax.collections
+                 if isinstance(c, PathCollection) and not len(c.get_facecolor())
+                 for x, y in c.get_offsets()}
+        assert rings == pytest.approx({n: e for n, (_, e) in want.items()}, rel=1e-12)
+        assert ax.get_xscale() == "log"
+    plt.close(figure)

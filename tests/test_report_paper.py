@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib.colors as mcolors
 from matplotlib.lines import Line2D
+import pandas as pd
 import pytest
 
 import sys
@@ -93,6 +94,8 @@ def test_no_figure_has_more_than_six_panels(drawn):
     _, made = drawn
     # categorical at 7 dimensions: its efficiency figure is split in two
     assert {"efficiency_categorical_1", "efficiency_categorical_2"} <= set(made)
+    # shared evenly: 4 and 3, not 6 and 1
+    assert [len(figures.panels(made[f"efficiency_categorical_{i}"])) for i in (1, 2)] == [4, 3]
     for stem, figure in made.items():
         assert 1 <= len(figures.panels(figure)) <= figures.MAX_PANELS, stem
 
@@ -206,3 +209,28 @@ def test_a_legend_shows_each_estimator_with_its_marker(drawn):
         assert len(marked) >= len(legend.get_texts()), stem
         checked += 1
     assert checked >= 2
+
+
+def test_parts_share_the_panels_evenly_in_panel_order():
+    # 13 panels of one family: 5, 4, 4 in panel order (dimension, then name)
+    rows = pd.DataFrame({"problem": "gaussian", "problem_variant": "gaussian",
+                         "dim": [float(d) for d in range(1, 14)],
+                         "panel": [f"gaussian(dim={d})" for d in range(1, 14)]})
+    rows = pd.concat([rows, pd.DataFrame({"problem": ["bernoulli"], "problem_variant": ["bernoulli"],
+                                          "dim": [1.0], "panel": ["bernoulli(dim=1)"]})])
+    got = figures.parts(rows)
+    assert [(p.name, p.caption, list(p.rows["dim"].astype(int))) for p in got] == [
+        ("bernoulli", "bernoulli", [1]),
+        ("gaussian_1", "gaussian (1 of 3)", [1, 2, 3, 4, 5]),
+        ("gaussian_2", "gaussian (2 of 3)", [6, 7, 8, 9]),
+        ("gaussian_3", "gaussian (3 of 3)", [10, 11, 12, 13])]
+
+
+def test_panels_follow_the_numbers_in_their_configuration():
+    # as strings, k=-1.0 sorts before k=-3.0 and dim=10 before dim=2
+    labels = {(k, d): f"gaussian(dim={d},k={k:.1f})" for k in (-3.0, -1.0, 0.0, 2.0) for d in (2, 10)}
+    rows = pd.DataFrame([{"problem": "gaussian", "problem_variant": f"gaussian(k={k:.1f})",
+                          "dim": float(d), "panel": label} for (k, d), label in labels.items()])
+    rows = rows.sample(frac=1.0, random_state=0)  # the order they come in must not matter
+    assert figures.panel_order(rows, "panel") == [labels[k, d] for k in (-3.0, -1.0, 0.0, 2.0)
+                                                  for d in (2, 10)]

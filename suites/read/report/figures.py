@@ -8,9 +8,10 @@ and keep one colour and marker across all figures.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import matplotlib
 
@@ -147,17 +148,30 @@ def readable_log_ticks(axis, values, limits) -> None:
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
+def natural(text) -> tuple:
+    """A sort key that reads the numbers in ``text`` as numbers: ``k=-3.0`` before
+    ``k=-1.0``, ``dim=2`` before ``dim=10``."""
+    tokens = re.split(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)", str(text))
+    return tuple((1, float(t), "") if i % 2 else (0, 0.0, t) for i, t in enumerate(tokens))
+
+
 def panel_order(df: pd.DataFrame, panel: str) -> list[str]:
-    """Panels grouped by problem, then by dimension, then by name."""
-    first = df.assign(_dim=df["dim"].fillna(0)).sort_values(
-        ["problem", "problem_variant", "_dim", panel], kind="stable")
-    return list(dict.fromkeys(first[panel]))
+    """Panels grouped by problem, then by its configuration besides the dimension (numbers
+    in order), then by dimension, then by name."""
+    first = df.drop_duplicates(panel)
+    keys = {row[panel]: (row["problem"], natural(row["problem_variant"]),
+                         0.0 if pd.isna(row["dim"]) else float(row["dim"]), natural(row[panel]))
+            for _, row in first.iterrows()}
+    return sorted(keys, key=keys.get)
 
 
 def preferred_device(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of one device (cpu when present): statistics do not depend on it, lines should not double."""
-    devices = sorted(df["device"].unique(), key=lambda d: (d != "cpu", d))
-    return df[df["device"] == devices[0]] if devices else df
+    """Rows of one device per problem family (cpu where present): statistics do not depend
+    on it, lines should not double."""
+    def first(device):
+        return (device != "cpu", device)
+    chosen = df.groupby("problem")["device"].agg(lambda d: min(d.unique(), key=first))
+    return df[df["device"] == df["problem"].map(chosen)]
 
 
 def largest_m(df: pd.DataFrame, line: list[str], x: str) -> pd.DataFrame:
@@ -251,12 +265,22 @@ def suptitle(figure: plt.Figure, text: str) -> None:
 
 def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
     """Variance per coordinate against dimension, log-log, one panel per problem and parameter."""
+    return draw_variance_vs_dimension(variance_vs_dimension_rows(df))
+
+
+def variance_vs_dimension_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The points of ``variance_vs_dimension``: lines of two or more dimensions, the most
+    precise cell at each."""
     rows = preferred_device(df[df["dim"].notna() & (df["variance"] > 0)])
     rows = rows.assign(panel=rows["problem_variant"] + " · " + rows["param"])
     line = ["panel", "estimator_label", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "dim"), line, "dim")
     if rows.empty:
         raise Skip("no estimator was measured on one problem at two or more dimensions")
+    return rows
+
+
+def draw_variance_vs_dimension(rows: pd.DataFrame) -> plt.Figure:
     grid = facet(rows, "panel", "estimator_label")
     grid.map_dataframe(errorbar_lines, x="dim", y="variance", yerr="variance_se")
     for panel, ax in grid.axes_dict.items():
@@ -268,12 +292,21 @@ def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
 
 def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
     """‖bias‖ against Gumbel-softmax temperature, one panel per problem configuration and parameter."""
+    return draw_bias_vs_temperature(bias_vs_temperature_rows(df))
+
+
+def bias_vs_temperature_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The points of ``bias_vs_temperature``: lines of two or more temperatures."""
     rows = preferred_device(df[df["temperature"].notna()])
     rows = rows.assign(panel=rows["problem_label"] + " · " + rows["param"])
     line = ["panel", "estimator_family", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "temperature"), line, "temperature")
     if rows.empty:
         raise Skip("no estimator with a temperature option was measured at two or more temperatures")
+    return rows
+
+
+def draw_bias_vs_temperature(rows: pd.DataFrame) -> plt.Figure:
     # Hollow markers: bias not significant (within the noise of the estimates).
     rows = rows.assign(calm=~rows["biased"])
     grid = facet(rows, "panel", "estimator_family")
@@ -291,16 +324,29 @@ def plot_time_vs_estimates(df: pd.DataFrame) -> plt.Figure:
     A line joins the cells of one estimator, device, ``K`` and seed: runs of different
     seeds stay separate lines, never one line zig-zagging between them.
     """
+    return draw_time_vs_estimates(time_vs_estimates_rows(df))
+
+
+#: What one line of the time figure joins: one estimator, suite, device, K and seed.
+TIME_LINE = ["problem_label", "estimator_label", "suite", "device", "num_samples", "seed"]
+
+
+def time_vs_estimates_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The points of ``plot_time_vs_estimates``: lines timed at two or more M."""
     # One point per line and M: the run given last (seaborn would otherwise average runs).
-    line = ["problem_label", "estimator_label", "suite", "device", "num_samples", "seed"]
     rows = df[np.isfinite(df["time_per_estimate_s"])].drop_duplicates(
-        [*line, "timed_estimates"], keep="last")
+        [*TIME_LINE, "timed_estimates"], keep="last")
     rows = rows.assign(time_us=rows["time_per_estimate_s"] * 1e6,
-                       estimator=rows["estimator_label"])
-    rows = lines_with(rows, line, "timed_estimates")
+                       estimator=rows["estimator_label"], panel=rows["problem_label"])
+    rows = lines_with(rows, TIME_LINE, "timed_estimates")
     if rows.empty:
         raise Skip("no estimator was timed at two or more numbers of estimates per call "
                    "(run a suite that varies M, e.g. `scaling`)")
+    return rows
+
+
+def draw_time_vs_estimates(rows: pd.DataFrame) -> plt.Figure:
+    line = TIME_LINE
     labels = sorted(rows["estimator_label"].unique())
     seeds = rows["seed"].nunique() > 1
     rows = rows.assign(line=[f"{d} · seed {s}" if seeds else d
@@ -352,24 +398,36 @@ def variant_order(label: str) -> tuple:
 
 def efficiency(df: pd.DataFrame) -> plt.Figure:
     """Variance against time per estimate, per problem: lower left is better."""
+    return draw_efficiency(efficiency_rows(df))
+
+
+def efficiency_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The points of ``efficiency``: one per problem, estimator, device and K (its most
+    precise cell), the variance per coordinate over all its parameters."""
     rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] > 0)]
     if rows.empty:
         raise Skip("no timed cells (time_s is missing; run without --min-run-time 0)")
-    cell = ["problem_label", "estimator_label", "device", "num_samples", "num_estimates", "run"]
+    # problem, problem_variant and dim order the panels (they follow from problem_label)
+    cell = ["problem_label", "estimator_label", "device", "num_samples", "num_estimates", "run",
+            "problem", "problem_variant", "dim"]
     # Total variance per coordinate over all parameters of a cell: numel-weighted mean.
     per_cell = (rows.assign(weighted=rows["variance"] * rows["numel"])
-                .groupby(cell, sort=False)
+                .groupby(cell, sort=False, dropna=False)
                 .agg(weighted=("weighted", "sum"), numel=("numel", "sum"),
                      time=("time_per_estimate_s", "first"), biased=("biased", "any"))
                 .reset_index())
     per_cell = per_cell.assign(variance=per_cell["weighted"] / per_cell["numel"],
                                time_us=per_cell["time"] * 1e6,
-                               estimator=per_cell["estimator_label"])
-    order = panel_order(rows.drop_duplicates("problem_label"), "problem_label")
+                               estimator=per_cell["estimator_label"],
+                               panel=per_cell["problem_label"])
     per_cell = largest_m(per_cell, ["problem_label", "estimator_label", "device", "num_samples"],
                          "run")
-    per_cell = per_cell.drop_duplicates(["problem_label", "estimator_label", "device",
-                                         "num_samples"], keep="last")
+    return per_cell.drop_duplicates(["problem_label", "estimator_label", "device",
+                                     "num_samples"], keep="last")
+
+
+def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
+    order = panel_order(per_cell, "problem_label")
     labels = sorted(per_cell["estimator_label"].unique())
     per_cell = per_cell.assign(variant=variant_labels(per_cell))
     variants = sorted(per_cell["variant"].unique(), key=variant_order)
@@ -450,38 +508,76 @@ def papers_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
 
 
 def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
-    """log10 variance per estimator on the REBAR/RELAX toy (b - t)^2, one panel per target t."""
+    """Variance per estimator on the REBAR/RELAX toy (b - t)^2, log x, one panel per target t.
+
+    A point per estimator (±1 se) on a log axis, its closed form beside it where the
+    problem has one: bars of log10 variance would grow downward from 10^0, the longest
+    bar the lowest variance (Tucker et al. 2017, figure 1; Grathwohl et al. 2018, figure 1).
+    """
     rows = papers_rows(df, "bernoulli")
     if rows.empty or "target" not in rows:
         raise Skip("no `papers` suite rows on the bernoulli toy (run `mcgradbench run papers`)")
     rows = rows[rows["variance"] > 0]
-    rows = rows.assign(log10_variance=np.log10(rows["variance"]),
-                       # se of log10 v by the delta method: se_v / (v ln 10).
-                       log10_se=rows["variance_se"] / (rows["variance"] * math.log(10)),
-                       panel="t = " + rows["target"].astype(str))
-    labels = sorted(rows["estimator_label"].unique())
-    colours = palette(labels)
-    panels = sorted(rows["panel"].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
-    for ax, panel in zip(axes.flat, panels):
-        here = rows[rows["panel"] == panel].set_index("estimator_label")
-        here = here.loc[[x for x in labels if x in here.index]]
-        ax.bar(range(len(here)), here["log10_variance"], yerr=here["log10_se"],
-               color=[colours[x] for x in here.index], capsize=3)
-        ax.set_xticks(range(len(here)), here.index, rotation=30, ha="right")
-        ax.set_title(panel)
-        ax.set_ylabel("log10 variance of one estimate")
-    suptitle(fig, "Reproduced: the REBAR/RELAX toy f(b) = (b - t)², one Bernoulli (error bars: "
-                  "±1 se)")
+    # K differs by estimator in the papers' set-up (2 for ARM and DisARM, 1 for REBAR)
+    rows = rows.assign(entry=rows["estimator_label"] + ", K=" + rows["num_samples"].astype(str))
+    entries = list(dict.fromkeys(rows.sort_values(["estimator_label", "num_samples"])["entry"]))
+    colours = palette(sorted(rows["estimator_label"].unique()))
+    shapes = markers(rows["estimator_label"])
+    targets = sorted(rows["target"].unique())
+    fig, axes = plt.subplots(1, len(targets), squeeze=False, sharey=True,
+                             figsize=(PANEL_HEIGHT * PANEL_ASPECT * len(targets),
+                                      0.8 + 0.28 * len(entries)))
+    exact_handle = None
+    for ax, target in zip(axes.flat, targets):
+        here = rows[rows["target"] == target].set_index("entry")
+        for y, entry in enumerate(entries):
+            if entry not in here.index:
+                continue
+            row = here.loc[entry]
+            ax.errorbar(row["variance"], y, xerr=row["variance_se"], color=colours[row["estimator_label"]],
+                        marker=shapes[row["estimator_label"]], markersize=5, capsize=2,
+                        linestyle="none")
+            if math.isfinite(row.get("exact_variance", math.nan)):
+                exact_handle = ax.scatter(row["exact_variance"], y, marker="o", s=90,
+                                          facecolors="none", edgecolors="black",
+                                          linewidths=0.8, zorder=3)
+        ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.12)
+        values = pd.concat([here["variance"], here.get("exact_variance", pd.Series(dtype=float))])
+        readable_log_ticks(ax.xaxis, values, ax.get_xlim())
+        ax.set_title(f"t = {target:g}")
+        ax.set_xlabel("variance of one estimate")
+    axes[0, 0].set_yticks(range(len(entries)), entries)
+    axes[0, 0].invert_yaxis()  # the first entry at the top (the y axis is shared)
+    fig.tight_layout()
+    if exact_handle is not None:
+        legend_under(fig, [exact_handle], ["closed form (exact, by enumeration)"])
+    logits = rows["logits"].dropna().unique() if "logits" in rows else []
+    with_logit = f" with logit {logits[0]:g}" if len(logits) == 1 else ""
+    suptitle(fig, f"Reproduced: the REBAR/RELAX toy f(b) = (b - t)², one Bernoulli{with_logit} "
+                  "(error bars: ±1 se)")
     return fig
 
 
-#: File stem, title, function: what report.md lists, in order.
-FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
-    ("variance_vs_dimension", "Variance against dimension", variance_vs_dimension),
-    ("bias_vs_temperature", "Bias against Gumbel-softmax temperature", bias_vs_temperature),
-    ("time_vs_estimates", "Time per estimate against the number of estimates", plot_time_vs_estimates),
-    ("efficiency", "Efficiency frontier: variance × time per estimate", efficiency),
+class Panelled(NamedTuple):
+    """A figure of one panel per value of the column ``panel`` that its ``rows`` make; the
+    report draws it once per problem family, in parts of at most ``MAX_PANELS`` panels."""
+    stem: str
+    title: str
+    rows: Callable[[pd.DataFrame], pd.DataFrame]  # the points, with ``panel``; or raise Skip
+    draw: Callable[[pd.DataFrame], plt.Figure]  # the points of some panels -> the figure
+
+
+#: What report.md lists, in order.
+FIGURES: list[Panelled] = [
+    Panelled("variance_vs_dimension", "Variance against dimension", variance_vs_dimension_rows,
+             draw_variance_vs_dimension),
+    Panelled("bias_vs_temperature", "Bias against Gumbel-softmax temperature",
+             bias_vs_temperature_rows, draw_bias_vs_temperature),
+    Panelled("time_vs_estimates", "Time per estimate against the number of estimates",
+             time_vs_estimates_rows, draw_time_vs_estimates),
+    Panelled("efficiency", "Efficiency frontier: variance × time per estimate", efficiency_rows,
+             draw_efficiency),
 ]
 
 #: Drawn only for runs of the `papers` suite (``suite_figures``).
@@ -491,23 +587,27 @@ PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
 ]
 
 
-#: The column whose values a figure's panels are made of (``parts`` splits by it).
-PANEL_KEY = {"variance_vs_dimension": "problem_variant"}
+class Part(NamedTuple):
+    """The panels of one figure file: ``name`` goes after the stem, ``caption`` after the title."""
+    name: str
+    caption: str
+    rows: pd.DataFrame
 
 
-def parts(df: pd.DataFrame, key: str) -> list[tuple[str, str, pd.DataFrame]]:
-    """``df`` split into figures of one problem family each, at most ``MAX_PANELS`` values of
-    ``key`` apiece (in panel order): ``(family, name, rows)``, name ``gaussian_2`` for the
-    second part of a family in several."""
+def parts(rows: pd.DataFrame) -> list[Part]:
+    """``rows`` (with a ``panel`` column) split into figures of one problem family each, its
+    panels in order and shared as evenly as ``MAX_PANELS`` a figure allows (13 panels: 5, 4,
+    4, never 6, 6, 1); a family in n figures is named ``family_i`` and captioned
+    ``family (i of n)``."""
     out = []
-    for family in sorted(df["problem"].unique()):
-        rows = df[df["problem"] == family]
-        values = list(dict.fromkeys(rows.assign(_dim=rows["dim"].fillna(0)).sort_values(
-            ["problem_variant", "_dim"], kind="stable")[key]))
-        chunks = [values[i:i + MAX_PANELS] for i in range(0, len(values), MAX_PANELS)]
-        for i, chunk in enumerate(chunks):
-            name = family if len(chunks) == 1 else f"{family}_{i + 1}"
-            out.append((family, name, rows[rows[key].isin(chunk)]))
+    for family in sorted(rows["problem"].unique()):
+        here = rows[rows["problem"] == family]
+        order = panel_order(here, "panel")
+        count = math.ceil(len(order) / MAX_PANELS)
+        for i, chunk in enumerate(np.array_split(np.array(order, dtype=object), count)):
+            name, caption = ((family, family) if count == 1
+                             else (f"{family}_{i + 1}", f"{family} ({i + 1} of {count})"))
+            out.append(Part(name, caption, here[here["panel"].isin(list(chunk))]))
     return out
 
 

@@ -71,24 +71,16 @@ def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
     figures.style()
     figures.use_colours(df["estimator_label"].tolist() + df["estimator_family"].tolist())
     drawn = []
-    for stem, title, draw in figures.FIGURES:
+    for stem, title, points, draw in figures.FIGURES:
         # One figure per problem family, at most MAX_PANELS panels each.
-        made, reasons = [], []
-        for family, name, rows in figures.parts(df, figures.PANEL_KEY.get(stem, "problem_label")):
-            try:
-                made.append((family, name, draw(rows)))
-            except figures.Skip as reason:
-                reasons.append(str(reason))
-        for family, name, figure in made:
-            # A family drawn in one figure is named by the family alone; one drawn in n is
-            # titled "family (i of n)", its files family_i.
-            siblings = [n for f, n, _ in made if f == family]
-            name = family if len(siblings) == 1 else name
-            part = "" if len(siblings) == 1 else f" ({siblings.index(name) + 1} of {len(siblings)})"
-            drawn.append(Drawn(f"{stem}_{name}", f"{title}: {family}{part}",
-                               figures.save(figure, directory, f"{stem}_{name}")))
-        if not made:
-            drawn.append(Drawn(stem, title, [], reasons[0] if reasons else "no rows"))
+        try:
+            rows = points(df)
+        except figures.Skip as reason:
+            drawn.append(Drawn(stem, title, [], str(reason)))
+            continue
+        for name, caption, part in figures.parts(rows):
+            drawn.append(Drawn(f"{stem}_{name}", f"{title}: {caption}",
+                               figures.save(draw(part), directory, f"{stem}_{name}")))
     for stem, title, draw in figures.suite_figures(df):
         try:
             figure = draw(df)
