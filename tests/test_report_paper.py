@@ -234,3 +234,12 @@ def test_panels_follow_the_numbers_in_their_configuration():
     rows = rows.sample(frac=1.0, random_state=0)  # the order they come in must not matter
     assert figures.panel_order(rows, "panel") == [labels[k, d] for k in (-3.0, -1.0, 0.0, 2.0)
                                                   for d in (2, 10)]
+
+
+def test_no_figure_is_wider_than_its_row_of_panels(drawn):
+    # seaborn widens a figure to hold a legend beside the panels; ours goes below them, so a
+    # widened figure would print every panel and its text smaller at the page's width
+    _, made = drawn
+    row = figures.COL_WRAP * figures.PANEL_HEIGHT * figures.PANEL_ASPECT
+    for stem, figure in made.items():
+        assert figure.get_figwidth() <= row + 1e-6, (stem, figure.get_figwidth())

@@ -211,10 +211,26 @@ def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
                          sharex=False, sharey=False, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **kw)
 
 
+#: Characters of a panel title that fit over a panel (3.1 in at 9.6 pt).
+PANEL_TITLE_WIDTH = 34
+
+
 def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
     grid.set_titles(col_template="{col_name}")
-    grid.add_legend(title=legend_title)
-    legend_below(grid)
+    for ax in grid.axes.flat:
+        # "problem(configuration) · parameter" wider than its panel: the parameter below
+        if len(ax.get_title()) > PANEL_TITLE_WIDTH:
+            ax.set_title(ax.get_title().replace(" · ", "\n"))
+    # The panels' own artists, one per label: seaborn's legend proxies of error-bar lines
+    # lose their markers, which tell near colours apart.
+    entries: dict[str, object] = {}
+    for ax in grid.axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    grid.figure.tight_layout()
+    if entries:
+        labels = sorted(entries)  # the grid's hue order
+        legend_under(grid.figure, [entries[label] for label in labels], labels, legend_title)
     suptitle(grid.figure, title)
     return grid.figure
 
@@ -224,25 +240,21 @@ LEGEND_HEADERS = {"estimator", "variant"}
 
 
 def legend_below(grid) -> None:
-    """The legend under the panels in columns: beside them, twenty entries stand taller than
-    a row of panels and run into the title."""
+    """relplot's legend moved under the panels in columns: beside them, twenty entries stand
+    taller than a row of panels and run into the title. (Drawn inside the grid first,
+    ``legend_out=False``, so that seaborn does not draw the figure to make room beside it.)"""
     legend = grid.legend
     if legend is None:
         return
-    grid.figure.tight_layout()
     # relplot heads each group of entries with its column's name ("estimator", "variant")
     # as an entry of its own, which in columns lands mid-column beside nothing; the entries
     # say what they are (an estimator's label, "K=4", "cuda:0") without it.
-    # The artists themselves where the grid kept them (a facet's error-bar lines, whose
-    # markers the legend's own proxies lose), else the proxies relplot made.
-    original = getattr(grid, "_legend_data", {}) or {}
-    entries = [(original.get(t.get_text(), h), t.get_text())
-               for h, t in zip(legend.legend_handles, legend.get_texts())
+    entries = [(h, t.get_text()) for h, t in zip(legend.legend_handles, legend.get_texts())
                if t.get_text() not in LEGEND_HEADERS]
     title = legend.get_title().get_text()
     legend.remove()
-    grid._legend = legend_under(grid.figure, [h for h, _ in entries], [t for _, t in entries],
-                                title or None)
+    grid.figure.tight_layout()
+    legend_under(grid.figure, [h for h, _ in entries], [t for _, t in entries], title or None)
 
 
 def legend_under(figure: plt.Figure, handles: list, labels: list[str], title: str | None = None):
@@ -362,7 +374,7 @@ def draw_time_vs_estimates(rows: pd.DataFrame) -> plt.Figure:
                        col_order=panel_order(rows, "problem_label"), units="unit", estimator=None,
                        hue="estimator", hue_order=labels, palette=palette(labels), **style,
                        height=PANEL_HEIGHT, aspect=PANEL_ASPECT,
-                       facet_kws={"sharex": False, "sharey": False})
+                       facet_kws={"sharex": False, "sharey": False, "legend_out": False})
     for panel, ax in grid.axes_dict.items():
         set_scales(ax, rows[rows["problem_label"] == panel], "timed_estimates", "time_us",
                    force_x=True, force_y=True)
@@ -440,7 +452,8 @@ def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
                        col_wrap=min(COL_WRAP, per_cell["problem_label"].nunique()),
                        hue="estimator", hue_order=labels, palette=palette(labels),
                        s=40, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **style,
-                       facet_kws={"sharex": False, "sharey": False}, zorder=3)
+                       facet_kws={"sharex": False, "sharey": False, "legend_out": False},
+                       zorder=3)
     for panel, ax in grid.axes_dict.items():
         here = per_cell[per_cell["problem_label"] == panel]
         set_scales(ax, here, "time_us", "variance", force_x=True, force_y=True)
