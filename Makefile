@@ -70,7 +70,7 @@ install: $(STAMP)
 # pytest runs in PYTEST_WORKERS processes (pytest-xdist), each with one torch thread: the
 # tests are many small tensor ops, where a second intra-op thread per process only spins
 # (measured on 2 cores: 292 s in one process with two threads each, 147-170 s in two
-# processes of one thread).
+# processes of one thread; later, on a faster tree, one process 191 s, two 130 s, three 152 s).
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(MAKE) asv-check
