@@ -21,6 +21,11 @@ def test_papers_grid_has_the_published_configurations():
     assert {"score_function", "disarm", "rebar"} <= {c.estimator for c in toy}
 
 
+def figures_by_problem():
+    from suites.read.report import figures
+    return figures.FIGURES
+
+
 def test_papers_run_renders_both_figures(tmp_path):
     run = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", "papers", "--num-estimates", "300", "--min-run-time", "0",
@@ -39,6 +44,9 @@ def test_papers_run_renders_both_figures(tmp_path):
         assert (tmp_path / "report" / "figures" / f"{stem}.png").stat().st_size > 10_000
     # The report sets each figure beside the papers' claims and the closed forms.
     text = (tmp_path / "report" / "report.md").read_text()
+    # and draws the papers' sweep in those figures only, saying so where the others would be
+    assert not list((tmp_path / "report" / "figures").glob("efficiency*"))
+    assert text.count("`papers` has figures of its own, below") == len(figures_by_problem())
     notes = text.split("## Reproduced figures against the papers", 1)[1].split("## Tables", 1)[0]
     # one REINFORCE sample on the toy at logit 1: p f1^2 (1-p)^2 + (1-p) f0^2 p^2 - (p(1-p)(f1-f0))^2
     p = 1 / (1 + __import__("math").exp(-1.0))
@@ -86,3 +94,14 @@ def test_toy_figure_puts_each_variance_and_its_closed_form_on_its_own_row():
         assert rings == pytest.approx({n: e for n, (_, e) in want.items()}, rel=1e-12)
         assert ax.get_xscale() == "log"
     plt.close(figure)
+
+
+def test_the_papers_sweep_is_drawn_in_its_own_figures_only():
+    # seven values of k on one Gaussian would be seven panels of every figure by problem
+    from suites.read.report import figures
+
+    rows = pd.DataFrame({"suite": ["core", "papers", "papers"], "problem": "gaussian"})
+    assert list(figures.shared_rows(rows)["suite"]) == ["core"]
+    assert [stem for stem, _, _ in figures.suite_figures(rows)] == [
+        "papers_variance_vs_k", "papers_toy_log_variance"]
+    assert figures.suite_figures(rows[rows["suite"] == "core"]) == []

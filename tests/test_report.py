@@ -316,3 +316,18 @@ def test_time_against_m_keeps_runs_of_different_seeds_apart():
     lines = [line for line in figure.axes[0].lines if len(line.get_xdata()) == 3]
     assert len(lines) == 2
     assert sorted(round(float(line.get_ydata()[0]), 6) for line in lines) == [2.0, 6.0]
+
+
+def test_a_rerender_removes_figures_it_no_longer_draws_and_nothing_else(runs, tmp_path):
+    # a family once drawn in three parts, now in one: its old parts must not linger
+    (tmp_path / "figures").mkdir()
+    stale = tmp_path / "figures" / "efficiency_gaussian_3.png"
+    mine = tmp_path / "figures" / "my_sketch.png"
+    stale.write_bytes(b"old")
+    mine.write_bytes(b"mine")
+    result = report(runs["full"], "--out", tmp_path, "--format", "md")
+    assert result.exit_code == 0, result.output
+    linked = set(re.findall(r"figures/([\w.]+\.(?:png|svg))", (tmp_path / "report.md").read_text()))
+    on_disk = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert on_disk == linked | {"my_sketch.png"}
+    assert mine.read_bytes() == b"mine"

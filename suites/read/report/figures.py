@@ -629,9 +629,21 @@ def panels(figure: plt.Figure) -> list:
     return [ax for ax in figure.axes if ax.has_data()]
 
 
+#: The suites drawn in figures of their own only: the `papers` suite's grid sweeps the
+#: papers' settings (seven values of k on one Gaussian), which as panels of the figures by
+#: problem would fill two of every three efficiency figures of the gaussian family.
+OWN_FIGURES = {"papers": PAPERS_FIGURES}
+
+
 def suite_figures(df: pd.DataFrame) -> list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]]:
     """The figures particular to the suites present in ``df`` (the `papers` reproductions)."""
-    return PAPERS_FIGURES if (df["suite"] == "papers").any() else []
+    present = set(df["suite"])
+    return [figure for suite, own in OWN_FIGURES.items() if suite in present for figure in own]
+
+
+def shared_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows the figures by problem draw: those of suites without figures of their own."""
+    return df[~df["suite"].isin(list(OWN_FIGURES))]
 
 
 def save(figure: plt.Figure, directory: Path, stem: str) -> list[Path]:

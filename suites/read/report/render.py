@@ -55,6 +55,7 @@ def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] 
         drawn += [Drawn(stem, title, figures.save(fig, out / "figures", stem))
                   for stem, title, fig in training.figures_for(train[0])]
     written = [p for d in drawn for p in d.paths]
+    remove_stale_figures(out / "figures", written)
     # Both pages open with the same per-problem answer: computed once.
     best = verdict_frame(df) if df is not None and {"md", "html"} & set(formats) else pd.DataFrame()
     pages = {"md": lambda: markdown_report(df, metas, comparison, drawn, out, train, best),
@@ -66,15 +67,39 @@ def render(paths: Sequence[str | Path], out: str | Path, formats: Sequence[str] 
     return written
 
 
+#: How the report's figure files are named: a figure by problem, a suite's own, training's.
+FIGURE_PREFIXES = tuple([f.stem for f in figures.FIGURES]
+                        + [stem for own in figures.OWN_FIGURES.values() for stem, _, _ in own]
+                        + ["train_"])
+
+
+def remove_stale_figures(directory: Path, written: list[Path]) -> None:
+    """Delete the report's figure files that this rendering did not write (a family now in
+    fewer parts, a figure now skipped), so that the folder holds what the pages link; files
+    not named like the report's figures are left alone."""
+    if not directory.is_dir():
+        return
+    keep = {p.resolve() for p in written}
+    for path in directory.iterdir():
+        if (path.suffix in (".png", ".svg") and path.stem.startswith(FIGURE_PREFIXES)
+                and path.resolve() not in keep):
+            path.unlink()
+
+
 def draw_figures(df: pd.DataFrame, directory: Path) -> list[Drawn]:
     """Every figure that the rows allow, as PNG and SVG; skipped ones with their reason."""
     figures.style()
     figures.use_colours(df["estimator_label"].tolist() + df["estimator_family"].tolist())
     drawn = []
+    shared = figures.shared_rows(df)
     for stem, title, points, draw in figures.FIGURES:
         # One figure per problem family, at most MAX_PANELS panels each.
         try:
-            rows = points(df)
+            if shared.empty:
+                raise figures.Skip("drawn for the other suites; "
+                                   + " and ".join(f"`{s}`" for s in sorted(set(df["suite"])))
+                                   + " has figures of its own, below")
+            rows = points(shared)
         except figures.Skip as reason:
             drawn.append(Drawn(stem, title, [], str(reason)))
             continue
