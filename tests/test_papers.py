@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from suites.cli import main
+from suites.read.report import figures
 from suites.run import grids
 
 
@@ -19,11 +20,6 @@ def test_papers_grid_has_the_published_configurations():
     toy = [c for c in cells if c.problem == "bernoulli"]
     assert sorted({c.problem_config["target"] for c in toy}) == [0.45, 0.499]
     assert {"score_function", "disarm", "rebar"} <= {c.estimator for c in toy}
-
-
-def figures_by_problem():
-    from suites.read.report import figures
-    return figures.FIGURES
 
 
 def test_papers_run_renders_both_figures(tmp_path):
@@ -46,7 +42,7 @@ def test_papers_run_renders_both_figures(tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     # and draws the papers' sweep in those figures only, saying so where the others would be
     assert not list((tmp_path / "report" / "figures").glob("efficiency*"))
-    assert text.count("`papers` has figures of its own, below") == len(figures_by_problem())
+    assert text.count("`papers` has figures of its own, below") == len(figures.FIGURES)
     notes = text.split("## Reproduced figures against the papers", 1)[1].split("## Tables", 1)[0]
     # one REINFORCE sample on the toy at logit 1: p f1^2 (1-p)^2 + (1-p) f0^2 p^2 - (p(1-p)(f1-f0))^2
     p = 1 / (1 + __import__("math").exp(-1.0))
@@ -60,7 +56,6 @@ def test_papers_run_renders_both_figures(tmp_path):
 def test_toy_figure_puts_each_variance_and_its_closed_form_on_its_own_row():
     import matplotlib.pyplot as plt
     from matplotlib.collections import PathCollection
-    from suites.read.report import figures
 
     rows = []
     for t, scale in ((0.45, 1.0), (0.499, 1e-3)):
@@ -98,8 +93,6 @@ def test_toy_figure_puts_each_variance_and_its_closed_form_on_its_own_row():
 
 def test_the_papers_sweep_is_drawn_in_its_own_figures_only():
     # seven values of k on one Gaussian would be seven panels of every figure by problem
-    from suites.read.report import figures
-
     rows = pd.DataFrame({"suite": ["core", "papers", "papers"], "problem": "gaussian"})
     assert list(figures.shared_rows(rows)["suite"]) == ["core"]
     assert [stem for stem, _, _ in figures.suite_figures(rows)] == [

@@ -221,18 +221,24 @@ def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
         # "problem(configuration) · parameter" wider than its panel: the parameter below
         if len(ax.get_title()) > PANEL_TITLE_WIDTH:
             ax.set_title(ax.get_title().replace(" · ", "\n"))
-    # The panels' own artists, one per label: seaborn's legend proxies of error-bar lines
-    # lose their markers, which tell near colours apart.
-    entries: dict[str, object] = {}
-    for ax in grid.axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            entries.setdefault(label, handle)
+    # The panels' own artists: seaborn's legend proxies of error-bar lines lose their
+    # markers, which tell near colours apart.
+    entries = panel_legend(grid.axes.flat)
     grid.figure.tight_layout()
     if entries:
         labels = sorted(entries)  # the grid's hue order
         legend_under(grid.figure, [entries[label] for label in labels], labels, legend_title)
     suptitle(grid.figure, title)
     return grid.figure
+
+
+def panel_legend(axes) -> dict[str, object]:
+    """Each label the panels drew, with the first artist drawn under it (in drawing order)."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    return entries
 
 
 #: The columns relplot names as legend entries of their own (hue and style of the figures).
@@ -358,7 +364,6 @@ def time_vs_estimates_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_time_vs_estimates(rows: pd.DataFrame) -> plt.Figure:
-    line = TIME_LINE
     labels = sorted(rows["estimator_label"].unique())
     seeds = rows["seed"].nunique() > 1
     rows = rows.assign(line=[f"{d} · seed {s}" if seeds else d
@@ -368,7 +373,7 @@ def draw_time_vs_estimates(rows: pd.DataFrame) -> plt.Figure:
     if len(styles) == 1:
         style = {"marker": "o"}
     # One line per unit: seaborn would otherwise join every point of one hue and style.
-    rows = rows.assign(unit=rows[line].astype(str).agg("|".join, axis=1))
+    rows = rows.assign(unit=rows[TIME_LINE].astype(str).agg("|".join, axis=1))
     grid = sns.relplot(data=rows, kind="line", x="timed_estimates", y="time_us",
                        col="problem_label", col_wrap=min(COL_WRAP, rows["problem_label"].nunique()),
                        col_order=panel_order(rows, "problem_label"), units="unit", estimator=None,
@@ -550,13 +555,13 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
             ax.errorbar(row["variance"], y, xerr=row["variance_se"], color=colours[row["estimator_label"]],
                         marker=shapes[row["estimator_label"]], markersize=5, capsize=2,
                         linestyle="none")
-            if math.isfinite(row.get("exact_variance", math.nan)):
+            if math.isfinite(row["exact_variance"]):
                 exact_handle = ax.scatter(row["exact_variance"], y, marker="o", s=90,
                                           facecolors="none", edgecolors="black",
                                           linewidths=0.8, zorder=3)
         ax.set_xscale("log")
         ax.margins(x=0.15, y=0.12)
-        values = pd.concat([here["variance"], here.get("exact_variance", pd.Series(dtype=float))])
+        values = pd.concat([here["variance"], here["exact_variance"]])
         readable_log_ticks(ax.xaxis, values, ax.get_xlim())
         ax.set_title(f"t = {target:g}")
         ax.set_xlabel("variance of one estimate")

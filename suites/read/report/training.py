@@ -132,7 +132,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     import matplotlib.pyplot as plt
 
     from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, legend_under,
-                                            palette, suptitle)
+                                            palette, panel_legend, suptitle)
 
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
@@ -162,14 +162,9 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
             ax.set_title(problem)
             ax.set_xlabel(x)
             ax.set_ylabel(ylabel)
-        handles, labels = axes[0].get_legend_handles_labels()
-        for ax in axes[1:]:
-            for h, l in zip(*ax.get_legend_handles_labels()):
-                if l not in labels:
-                    handles.append(h)
-                    labels.append(l)
+        entries = panel_legend(axes)
         fig.tight_layout()
-        legend_under(fig, handles, labels)
+        legend_under(fig, list(entries.values()), list(entries))
         suptitle(fig, title)
         return fig
 
