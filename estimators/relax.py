@@ -53,6 +53,12 @@ class Relax(Rebar):
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
         self.state = {}
 
+    @property
+    def intermediates(self) -> int:
+        """REBAR's relaxations plus the surrogate network's ``hidden`` units per latent (peak
+        RSS: 24 numbers per latent at the default 10 units, K = 10^6)."""
+        return 8 + 2 * self.config["hidden"]
+
     def has_state(self) -> bool:
         return True  # created on first use, sized by the problem
 

@@ -162,6 +162,19 @@ def compare_exact(moments: Moments, exact_mean: torch.Tensor | None,
     }
 
 
+def check_cell_fits(problem, estimator, num_estimates: int, num_samples: int,
+                    chunk_size: int | None = None, time_full_call: bool = False,
+                    device=None, what: str | None = None) -> None:
+    """``ValueError`` (one line: the size and the memory available on the problem's device)
+    when a cell cannot fit, before anything is allocated: its largest call is one chunk of
+    estimates (``Estimator.call_bytes``), or all ``M`` at once where ``time_full_call``."""
+    chunk = min(num_estimates, chunk_size or default_chunk_size(problem, num_samples))
+    what = what or f"{estimator.label} on {problem.label}"
+    call = "a call" if time_full_call else "a batched pass"
+    estimator.check_fits(problem, num_estimates if time_full_call else chunk, num_samples,
+                         device, what=f"{what}: {call}")
+
+
 def timed_call(problem, estimator, num_estimates: int, num_samples: int, seed: int,
               min_run_time: float):
     """Median and IQR (seconds) of one estimator call, via ``torch.utils.benchmark``, and the
@@ -219,6 +232,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
     problem = problem.to(device=target, dtype=resolve_dtype(dtype))
     estimator.check(problem.distribution(problem.params))
     estimator.check_num_samples(num_samples)
+    check_cell_fits(problem, estimator, num_estimates, num_samples, chunk_size, time_full_call)
 
     steps = adapt_steps_for(estimator, adapt_steps)
     adapt_time_s, adapted_state = math.nan, ""

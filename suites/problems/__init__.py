@@ -12,9 +12,11 @@ May import ``estimators``, ``suites.store`` and ``suites.measurement``; nothing 
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from estimators.registry import Registry, check_keywords, split_spec
+from estimators.memory import available_bytes, format_bytes
+from estimators.registry import Registry, check_keywords, split_spec, with_options
 
 from suites.problems.base import Problem
 from suites.problems.bernoulli import BernoulliToy
@@ -46,7 +48,18 @@ def get(name: str, **config: Any) -> Problem:
     config = {**given, **config}
     cls = _REGISTRY.lookup(name)
     check_keywords("problem", name, cls.__init__, config)
-    return cls(**config)
+    try:
+        return cls(**config)
+    except (MemoryError, RuntimeError) as error:
+        # A size no check caught (a plugin's, a product of sizes): torch's allocator refuses
+        # it in a message of several lines; one line names what was asked.
+        if not isinstance(error, MemoryError) and "can't allocate memory" not in str(error):
+            raise
+        wanted = re.search(r"allocate (\d+) bytes", str(error))
+        size = f"{format_bytes(int(wanted.group(1)))}, " if wanted else ""
+        raise ValueError(f"{with_options(name, config)}: building it needs more memory than "
+                         f"there is ({size}{format_bytes(available_bytes()[0] or 0)} "
+                         f"available); ask for a smaller problem") from None
 
 
 def plugin_failures() -> dict[str, str]:

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch.distributions import Distribution
 
+from estimators.memory import check_fits
 from estimators.registry import OptionTypeError, check_not_flag, check_seed, with_options
 
 Params = Mapping[str, torch.Tensor]
@@ -151,9 +152,23 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
 
 
 def check_dim(dim: Any, name: str = "dim") -> int:
+    """A size: an integer >= 1 whose float32 vector (and a few copies of it) fits in memory."""
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {dim!r}")
+    check_numbers(f"{name}={dim:,}", dim)
     return dim
+
+
+#: Copies of its largest tensor a problem holds while it is built and measured (the tensor,
+#: the float64 copy of the exact gradient, the replicated parameters' gradients).
+CONSTRUCTION_COPIES = 4
+
+
+def check_numbers(what: str, count: int, dtype: torch.dtype = torch.float32) -> None:
+    """``ValueError`` (one line, the size and the memory available) when a tensor of ``count``
+    numbers (``CONSTRUCTION_COPIES`` copies of it) cannot fit on the CPU: what a problem calls
+    before allocating a tensor whose size is a product of its sizes (``dim x dim``)."""
+    check_fits(what, CONSTRUCTION_COPIES * count * dtype.itemsize, hint="; ask for a smaller problem")
 
 
 def check_finite(name: str, value: Any) -> float:

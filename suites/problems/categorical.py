@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Independent, OneHotCategorical
 
-from suites.problems.base import Problem, check_dim, check_finite, plain
+from suites.problems.base import Problem, check_dim, check_finite, check_numbers, plain
 
 
 def class_logits(logits, dim: int, num_classes: int) -> torch.Tensor:
@@ -55,6 +55,7 @@ class Categorical(Problem):
         num_classes = check_dim(num_classes, "num_classes")
         if num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        check_numbers(f"dim={dim:,} x num_classes={num_classes:,} logits", dim * num_classes)
         self.target = check_finite("target", target)
         self.params = {"logits": class_logits(logits, dim, num_classes)}
         self.values = torch.linspace(0.0, 1.0, num_classes)  # v_c = c / (C - 1)

@@ -19,7 +19,7 @@ from torch.distributions import MultivariateNormal
 
 from estimators.registry import OptionTypeError
 
-from suites.problems.base import Problem, check_dim, check_finite, vector, check_seed
+from suites.problems.base import Problem, check_dim, check_finite, check_numbers, vector, check_seed
 
 
 def check_scale_tril(scale_tril: torch.Tensor, name: str = "scale_tril") -> torch.Tensor:
@@ -47,6 +47,7 @@ class GaussianFull(Problem):
     def __init__(self, dim: int = 10, loc=0.5, scale: float = 1.0, scale_tril=None,
                  off_diagonal: float = 0.1, seed: int = 0):
         dim = check_dim(dim)
+        check_numbers(f"dim={dim:,} (a {dim:,} x {dim:,} scale_tril)", dim * dim)
         generator = torch.Generator().manual_seed(check_seed(seed))
         gaussian = torch.randn(dim, dim, generator=generator)
         self.A = (gaussian + gaussian.T) / (2 * dim**0.5)  # symmetric, O(1) spectrum

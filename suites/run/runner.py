@@ -18,6 +18,21 @@ def full_call_timing(suite: str) -> bool:
     return suite in grids.names() and grids.get(suite).time_full_calls
 
 
+def check_cell_fits(cell: Cell, suite: str = "") -> None:
+    """``ValueError`` (one line, naming the cell, the size and the memory available) when
+    ``cell`` cannot fit on its device: what ``run`` checks of every cell before it writes."""
+    from suites.measurement.measure import check_cell_fits as check_fits, resolve_device
+    from suites.run.plugins import built
+
+    problem = built(cell.problem, cell.problem_config)
+    estimator = estimators.get(cell.estimator, **cell.estimator_config)
+    estimates = (max(1, cell.settings.get("variance_estimates") or 1)
+                 if cell.settings.get("kind") == "train" else cell.num_estimates)
+    check_fits(problem, estimator, estimates, cell.num_samples,
+               time_full_call=full_call_timing(suite), device=resolve_device(cell.device),
+               what=f"cell {cell.label}")
+
+
 def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataFrame:
     """Measure one cell: its rows (one per parameter); a training cell: its rows per logged step."""
     if cell.settings.get("kind") == "train":

@@ -399,6 +399,7 @@ def plan(suite: str | None = None, options: dict | None = None, given: Sequence[
     elif any(options[k] is not None for k in TRAIN_OPTIONS):
         raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
                          f"not to {suite!r}")
+    check_memory(cells, suite)
     if address and backend != "ray":
         raise ValueError("--address names a Ray cluster: give it with --backend ray")
     if workers is not None and (backend != "ray" or address):
@@ -407,6 +408,21 @@ def plan(suite: str | None = None, options: dict | None = None, given: Sequence[
     runner = backends.get(backend, **({"address": address} if address else {}),
                           **({"num_cpus": workers} if workers else {}))
     return Plan(suite, cells, options, meta, table, runner, resume, out)
+
+
+def check_memory(cells: Sequence[Cell], suite: str) -> None:
+    """``ValueError`` (one line) naming the first cell that cannot fit in the memory of its
+    device (``runner.check_cell_fits``), before the run directory is made."""
+    from suites.run.runner import check_cell_fits
+
+    seen = set()
+    for cell in cells:
+        shape = (cell.problem, grids.base._canonical(cell.problem_config), cell.estimator,
+                 grids.base._canonical(cell.estimator_config), cell.device, cell.num_estimates,
+                 cell.num_samples, json.dumps(cell.settings, sort_keys=True, default=str))
+        if shape not in seen:
+            seen.add(shape)
+            check_cell_fits(cell, suite)
 
 
 def resumed_selection(suite, options: dict, given: set, meta: dict, run_dir) -> tuple[str | None, dict]:
