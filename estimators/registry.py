@@ -174,6 +174,10 @@ class Registry(Generic[T]):
         """``entry``, or a one-line ``ValueError`` saying what ``name`` is when it is not a
         subclass of ``base`` (a module, a function, another kind's class)."""
         if self.base is None or (isinstance(entry, type) and issubclass(entry, self.base)):
+            if isinstance(entry, type) and inspect.isabstract(entry):
+                missing = ", ".join(sorted(entry.__abstractmethods__))
+                raise ValueError(f"{name!r} is an abstract class (it leaves {missing} undefined): "
+                                 f"name a subclass that defines them")
             return entry
         if isinstance(entry, type):
             what = f"the class {entry.__module__}.{entry.__qualname__}"

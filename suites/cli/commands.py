@@ -134,10 +134,13 @@ def check(kind, name):
     except ValueError as error:
         raise BadInput(str(error)) from None
     for result in results:
-        click.echo(fit(result.line(), 6))
+        click.echo(fit(result.line(), 12))
     failed = [r.name for r in results if not r.passed]
-    click.echo(fit(f"{kind} {name}: {len(results) - len(failed)} of {len(results)} checks "
-                   f"passed" + (f"; failed: {', '.join(failed)}" if failed else ""), 2))
+    untested = [r.name for r in results if r.passed and not r.tested]
+    passed = len(results) - len(failed) - len(untested)
+    click.echo(fit(f"{kind} {name}: {passed} of {len(results)} checks passed"
+                   + (f"; not tested: {', '.join(untested)}" if untested else "")
+                   + (f"; failed: {', '.join(failed)}" if failed else ""), 2))
     if failed:
         sys.exit(1)
 

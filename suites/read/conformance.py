@@ -52,7 +52,8 @@ import torch
 import estimators as estimator_registry
 
 from suites import problems as problem_registry
-from suites.measurement.measure import bonferroni_z, measure
+from suites.problems.labels import problem_label
+from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES, bonferroni_z, measure
 
 #: Family-wise false-alarm rate of each statistical check.
 ALPHA = 1e-3
@@ -80,31 +81,49 @@ class CheckFailed(AssertionError):
     """A conformance check's failure, with its numbers."""
 
 
+class NotTested(Exception):
+    """A check that could test nothing (every z unresolved), with the reason: never a PASS."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
-    """One check: its name, whether it passed, the numbers behind it and its seconds."""
+    """One check: its name, whether it passed, the numbers behind it and its seconds;
+    ``tested=False``: it could test nothing (it did not fail either; ``status`` says NOT TESTED)."""
 
     name: str
     passed: bool
     detail: str
     seconds: float
+    tested: bool = True
+
+    @property
+    def status(self) -> str:
+        return "FAIL" if not self.passed else "PASS" if self.tested else "NOT TESTED"
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'}  {self.name:<36} {self.detail}  ({self.seconds:.2f} s)"
+        return f"{self.status:<10}  {self.name:<34} {self.detail}  ({self.seconds:.2f} s)"
 
 
 def _run(checks: Iterator[tuple[str, Callable[[], str]]]) -> list[CheckResult]:
     results = []
     for name, check in checks:
         start = time.perf_counter()
+        tested = True
         try:
             detail, passed = check(), True
+        except NotTested as reason:
+            detail, passed, tested = str(reason), True, False
         except Exception as error:  # every failure of a user's code is a reported FAIL
             message = str(error).strip().splitlines()[0] if str(error).strip() else ""
             detail = message if isinstance(error, CheckFailed) else f"{type(error).__name__}: {message}"
             passed = False
-        results.append(CheckResult(name, passed, detail, time.perf_counter() - start))
+        results.append(CheckResult(name, passed, detail, time.perf_counter() - start, tested))
     return results
+
+
+def _label(problem) -> str:
+    """A probe as the tables name it (defaults left out): ``gaussian(cost=cos,dim=3)``."""
+    return problem_label(problem.name, problem.config_json)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -138,8 +157,32 @@ def _z_threshold(num_coordinates: int) -> float:
 
 
 def _max_z(rows) -> tuple[float, float]:
-    """Largest |bias|/se over parameters, and the bias norm summed over them."""
-    return float(rows["max_abs_z"].max()), float((rows["bias_norm"] ** 2).sum() ** 0.5)
+    """Largest |bias|/se over parameters (NaN when no coordinate was tested), and the bias
+    norm summed over them."""
+    tested = rows["max_abs_z"].dropna()
+    return (float(tested.max()) if len(tested) else float("nan"),
+            float((rows["bias_norm"] ** 2).sum() ** 0.5))
+
+
+def _untested(rows) -> str:
+    """The parameters some of whose coordinates had too few effective estimates for a z
+    (``measure.MIN_EFFECTIVE_ESTIMATES``), with how many: ``""`` when every one was tested."""
+    parts = [f"{row.param} {int(row.z_untested)} of {int(row.numel)}"
+             for row in rows.itertuples() if row.z_untested > 0]
+    return (f"; untested (fewer than {MIN_EFFECTIVE_ESTIMATES} effective estimates): "
+            f"{', '.join(parts)} coordinates" if parts else "")
+
+
+def _bias_test(rows, threshold: float, numbers: str) -> tuple[float, str]:
+    """The largest z and the detail of a bias test; ``NotTested`` when no coordinate of any
+    parameter could be tested (a heavy-tailed estimate: its standard error is unresolved)."""
+    z, norm = _max_z(rows)
+    if z != z:
+        raise NotTested(f"no coordinate had {MIN_EFFECTIVE_ESTIMATES} effective estimates "
+                        f"(heavy-tailed estimates: their standard error is unresolved), so no "
+                        f"z; |bias| = {norm:.3g}, {numbers}")
+    return z, (f"max|bias|/se = {z:.2f} (z* = {threshold:.2f}), |bias| = {norm:.3g}, {numbers}"
+               + _untested(rows))
 
 
 # Estimator checks ----------------------------------------------------------------------------
@@ -150,7 +193,7 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
     applicable = [p for p in probes if applies(estimator, p)]
     if not applicable:
         yield "applies_to_a_probe", lambda: (_ for _ in ()).throw(CheckFailed(
-            f"applies to none of the probes {[p.label for p in probes]}"))
+            f"applies to none of the probes {[_label(p) for p in probes]}"))
         return
     problem = applicable[0]
     k = smallest_num_samples(estimator)
@@ -173,7 +216,7 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
                 raise CheckFailed(f"{name}: estimates still require grad (not detached)")
             if param.grad is not None or not torch.equal(param, before[name]):
                 raise CheckFailed(f"{name}: the problem's parameter was changed or given a .grad")
-        return f"{len(grads)} params, shapes (M, *shape), {problem.dtype}, finite, params untouched on {problem.label}"
+        return f"{len(grads)} params, shapes (M, *shape), {problem.dtype}, finite, params untouched on {_label(problem)}"
 
     def seeded_determinism():
         torch.manual_seed(1)
@@ -205,9 +248,9 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
             estimator(others[0], 2, k, _generator(0))
         except ValueError as error:
             if "\n" in str(error).strip() or not str(error).strip():
-                raise CheckFailed(f"ValueError on {others[0].label} is not one line: {str(error)!r}")
-            return f"ValueError on {others[0].label}: {str(error)[:80]}"
-        raise CheckFailed(f"ran on {others[0].label}, where applies_to is False; expected a ValueError")
+                raise CheckFailed(f"ValueError on {_label(others[0])} is not one line: {str(error)!r}")
+            return f"ValueError on {_label(others[0])}: {str(error).strip()}"
+        raise CheckFailed(f"ran on {_label(others[0])}, where applies_to is False; expected a ValueError")
 
     yield "output_contract", output_contract
     yield "seeded_determinism", seeded_determinism
@@ -220,10 +263,11 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
     for probe in applicable:
         def bias(probe=probe):
             rows = measure(probe, estimator, BIAS_ESTIMATES, k, seed=11, min_run_time=0)
-            z, norm = _max_z(rows)
-            numbers = f"max|bias|/se = {z:.2f} (z* = {threshold:.2f}), |bias| = {norm:.3g}, M={BIAS_ESTIMATES} K={k}"
             if not unbiased:
-                return f"declared biased; {numbers}"
+                z, norm = _max_z(rows)
+                return (f"declared biased; max|bias|/se = {z:.2f}, |bias| = {norm:.3g}, "
+                        f"M={BIAS_ESTIMATES} K={k}" + _untested(rows))
+            z, numbers = _bias_test(rows, threshold, f"M={BIAS_ESTIMATES} K={k}")
             if z > threshold:
                 raise CheckFailed(f"declares unbiased but {numbers}")
             return numbers
@@ -231,10 +275,35 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
 
 
 def check_estimator(estimator: Any, **options: Any) -> list[CheckResult]:
-    """Run every estimator check on ``estimator`` (a name, ``pkg.module:Class`` or an instance)."""
+    """Run every estimator check on ``estimator`` (a name, ``pkg.module:Class`` or an instance).
+
+    ``ValueError`` (one line) when options are given and a first call with them fails: an
+    option value the class does not check (``b=abc``) would fail every check the same way.
+    """
     if isinstance(estimator, str):
-        estimator = estimator_registry.get(estimator, **options)
+        spec = estimator
+        estimator = estimator_registry.get(spec, **options)
+        given = {**estimator_registry.split_spec(spec)[1], **options}
+        if given:
+            check_options_run(spec, estimator, given)
     return _run(estimator_checks(estimator))
+
+
+def check_options_run(spec: str, estimator, given: dict) -> None:
+    """``ValueError`` (one line, naming the options) when ``estimator``, built with the options
+    ``given``, fails a first call on the first probe it applies to."""
+    probes = [problem_registry.get(name, **config) for name, config in PROBES]
+    applicable = [p for p in probes if applies(estimator, p)]
+    if not applicable:
+        return  # the checks say so
+    try:
+        estimator(applicable[0], 2, smallest_num_samples(estimator), _generator(0))
+    except Exception as error:  # noqa: BLE001 -- whatever a user's class raises, in one line
+        message = (str(error).strip().splitlines() or [""])[0]
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise ValueError(f"{spec}: a first call with {shown} on {_label(applicable[0])} fails "
+                         f"({type(error).__name__}: {message}); is an option value wrong? No "
+                         f"check was run") from None
 
 
 # Problem checks ------------------------------------------------------------------------------
@@ -309,9 +378,8 @@ def problem_checks(problem) -> Iterator[tuple[str, Callable[[], str]]]:
             size = getattr(problem, "elements_per_sample", 1)
             m = max(MIN_PROBLEM_ESTIMATES, min(PROBLEM_ESTIMATES, PROBLEM_ELEMENTS // size))
             rows = measure(problem, estimator, m, 1, seed=5, min_run_time=0)
-            z, norm = _max_z(rows)
-            numbers = (f"max|bias|/se = {z:.2f} (z* = {threshold:.2f}) against the {problem.reference_kind} "
-                       f"reference, |bias| = {norm:.3g}, M={m}")
+            z, numbers = _bias_test(rows, threshold,
+                                    f"M={m}, against the {problem.reference_kind} reference")
             if z > threshold:
                 raise CheckFailed(f"{name} biased on this problem: {numbers} (is the exact gradient right?)")
             return numbers
