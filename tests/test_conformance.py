@@ -50,7 +50,7 @@ def test_check_fails_on_a_problem_whose_gradient_is_off_by_a_factor():
     assert not results["exact_gradient_finite_differences"].passed
     assert "relative error" in results["exact_gradient_finite_differences"].detail
     assert not results["unbiased_reparam"].passed and results["batching"].passed
-    with pytest.raises(AssertionError, match="FAIL  exact_gradient_finite_differences"):
+    with pytest.raises(AssertionError, match="FAIL +exact_gradient_finite_differences"):
         assert_conforms("problem", f"{FIXTURES}:GradientOffByFactor")
 
 
