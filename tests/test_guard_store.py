@@ -44,10 +44,15 @@ def test_a_signal_during_run_leaves_meta_in_step_with_results(tmp_path, name):
         process.kill()
     meta = json.loads((run_dir / store.META).read_text())
     stored = stored_cells(run_dir)
-    assert process.returncode == 130, (process.returncode, err[-2000:])
-    assert "Traceback" not in err and f"interrupted: {stored} of" in err, err[-2000:]
+    # the shell's convention: 128 + the signal's number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
+    assert process.returncode == 128 + getattr(signal, name), (process.returncode, err[-2000:])
+    assert "Traceback" not in err and f"interrupted ({name}): {stored} of" in err, err[-2000:]
     assert 2 <= stored < meta["cells"] == 54
     assert meta["finished_cells"] == stored, (meta["finished_cells"], stored)
+    # the session ended, by that signal; the run did not
+    [session] = meta["sessions"]
+    assert session["end_utc"] >= session["start_utc"] and session["interrupted"] == name
+    assert meta["end_utc"] is None
 
 
 def small_run(run_dir, *extra, problem="bernoulli(dim=1)"):

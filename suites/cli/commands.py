@@ -108,8 +108,16 @@ def report(run_dirs, out, formats):
     """Render tables and figures of one or more runs (RUN_DIR: a run directory or its results.csv)."""
     from suites.read.report.render import render  # matplotlib and seaborn load only for this command
 
+    from suites.store.rundir import reconcile_meta
+
     run_dirs = list(dict.fromkeys(run_dirs))  # a run given twice is one run
-    out = Path(out) if out else Path(run_dirs[0]) / "report"
+    first = Path(run_dirs[0])
+    # RUN_DIR/results.csv reports into RUN_DIR/report, as RUN_DIR does
+    out = Path(out) if out else (first.parent if first.suffix == ".csv" else first) / "report"
+    for run_dir in run_dirs:  # a run killed by SIGKILL left meta.json behind results.csv
+        note = reconcile_meta(run_dir)
+        if note:
+            click.echo(note, err=True)
     try:
         written = render(run_dirs, out, formats or FORMATS)
     except ValueError as error:

@@ -165,6 +165,8 @@ def progress_sweep(ctx, execute, suite: str, show: str = "bar"):
     with contextlib.ExitStack() as stack:
         def opened(sweep, pending):
             state.update(sweep=sweep, pending=len(pending))
+            for note in sweep.notes:
+                click.echo(f"{sweep.run_dir}: {note}", err=True)
             if show != "none":
                 click.echo(f"{suite}: {len(pending)} of {sweep.total} cells to run, into "
                            f"{sweep.run_dir}", err=True)
@@ -191,14 +193,20 @@ def progress_sweep(ctx, execute, suite: str, show: str = "bar"):
                            err=show == "stderr")
         try:
             return execute(on_open=opened, on_start=started, on_cell=finished)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            import signal
+
+            from suites.run.sweep import interrupt_signal
+
             sweep = state["sweep"]
             if sweep is None:
                 raise
-            click.echo(f"\ninterrupted: {sweep.finished} of {sweep.total} cells stored in "
-                       f"{sweep.run_dir}; continue with: mcgradbench run --resume {sweep.run_dir}",
-                       err=True)
-            ctx.exit(130)
+            name = interrupt_signal(interrupt)
+            click.echo(f"\ninterrupted ({name}): {sweep.finished} of {sweep.total} cells stored "
+                       f"in {sweep.run_dir}; continue with: mcgradbench run --resume "
+                       f"{sweep.run_dir}", err=True)
+            # The shell's convention, 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+            ctx.exit(128 + getattr(signal, name))
         except ValueError as error:
             raise BadInput(str(error)) from None
         except OSError as error:

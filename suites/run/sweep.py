@@ -188,12 +188,14 @@ def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
 
 
 def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: dict,
-             table: pd.DataFrame, command: str) -> tuple[Path, dict, pd.DataFrame, RunLock]:
+             table: pd.DataFrame, command: str, notes: list[str] | None = None
+             ) -> tuple[Path, dict, pd.DataFrame, RunLock]:
     """Create (or reopen for ``resume``) the run directory, lock it and write its meta.json.
 
     The lock is taken before anything is checked or written, so two writers never
     race: the second is refused naming the first. ``ValueError`` (one line) when
-    ``out`` already holds a run, is locked, or cannot be created.
+    ``out`` already holds a run, is locked, or cannot be created. ``notes`` receives a
+    line where a resumed run's meta.json was behind its results.csv (a killed run).
     """
     started = store.utc_now()
     run_dir = Path(resume) if resume is not None else (
@@ -208,6 +210,9 @@ def open_run(suite: str, cells: list[Cell], options: dict, out, resume, meta: di
             # Read again under the lock: another writer may have added cells since.
             meta, table = load_run(run_dir)
             done = store.finished_keys(table)
+            _, note = store.reconciled_meta(meta, len(done))
+            if note is not None and notes is not None:
+                notes.append(note)
             # A cell with rows missing is measured again: its remaining rows make way.
             table = table[~table[store.KEY_COLUMN].isin(store.incomplete_keys(table))]
             run_cells = {store.cell_key(c) for c in cells} | done
@@ -236,6 +241,8 @@ class Sweep:
     meta: dict
     table: pd.DataFrame
     total: int
+    #: What opening the run found and set right (a killed run's meta.json brought in line).
+    notes: list = dataclasses.field(default_factory=list)
 
     @property
     def finished(self) -> int:
@@ -251,11 +258,12 @@ class Sweep:
         """The one writer: append a finished cell's rows atomically."""
         self.table = store.append_cell(self.run_dir, self.table, cell, rows)
 
-    def record_progress(self, ended: bool = False) -> bool:
-        """meta.json in step with results.csv (and closed when the sweep is over);
-        ``False`` when it could not be written (a full disk)."""
+    def record_progress(self, ended: bool = False, interrupted: str | None = None) -> bool:
+        """meta.json in step with results.csv (and this session closed when the sweep is over,
+        or ``interrupted`` by that signal); ``False`` when it could not be written (a full disk)."""
         self.meta = store.progressed_meta(self.meta, self.finished,
-                                          ended=store.utc_now() if ended else None)
+                                          ended=store.utc_now() if ended or interrupted else None,
+                                          interrupted=interrupted)
         try:
             store.write_meta(self.run_dir, self.meta)
         except OSError:
@@ -266,6 +274,13 @@ class Sweep:
 #: Signals that end a sweep as Ctrl-C does: a job scheduler's or ``kill``'s SIGTERM, a closed
 #: terminal's SIGHUP, and SIGINT itself (which a shell leaves ignored in background jobs).
 INTERRUPTS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def interrupt_signal(interrupt: KeyboardInterrupt) -> str:
+    """The signal's name an interrupt came from (``signals_interrupt`` passes it); ``SIGINT``
+    for Ctrl-C's own ``KeyboardInterrupt``."""
+    name = interrupt.args[0] if interrupt.args else ""
+    return name if isinstance(name, str) and name in INTERRUPTS else "SIGINT"
 
 
 @contextlib.contextmanager
@@ -319,6 +334,9 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
             backend, "reports_start", False) else {}
         with signals_interrupt():
             backend.run(pending, suite=suite, min_run_time=min_run_time, on_done=deliver, **extra)
+    except KeyboardInterrupt as interrupt:
+        sweep.record_progress(interrupted=interrupt_signal(interrupt))
+        raise
     except BaseException:
         sweep.record_progress()
         raise
@@ -425,6 +443,16 @@ def check_memory(cells: Sequence[Cell], suite: str) -> None:
             check_cell_fits(cell, suite)
 
 
+def _settings(flag: str, recorded, asked) -> str:
+    """What a run was measured with against what a resume asks, as typed: ``with --num-samples
+    4, not 8``; ``without --num-samples`` (the suite's own values) where none was given."""
+    def setting(value):
+        return f"without {flag} (the suite's own values)" if value is None else f"with {flag} {value}"
+    if recorded is not None and asked is not None:
+        return f"with {flag} {recorded}, not {asked}"
+    return f"{setting(recorded)}, not {setting(asked)}"
+
+
 def resumed_selection(suite, options: dict, given: set, meta: dict, run_dir) -> tuple[str | None, dict]:
     """Suite and options for a resumed run: the recorded ones; filters may be given again,
     settings only with their recorded values."""
@@ -438,9 +466,9 @@ def resumed_selection(suite, options: dict, given: set, meta: dict, run_dir) -> 
     given = {k for k in RECORDED if k in given}
     for key, flag in SETTINGS.items():
         if key in given and key in recorded and options[key] != recorded[key]:
-            raise ValueError(f"--resume {run_dir}: the run was measured with {flag} "
-                             f"{recorded[key]}, not {options[key]}; one run keeps one setting "
-                             f"(start a new run with --out to measure another)")
+            raise ValueError(f"--resume {run_dir}: the run was measured "
+                             f"{_settings(flag, recorded[key], options[key])}; one run keeps one "
+                             f"setting (start a new run with --out to measure another)")
     merged = {k: (options[k] if k in given or k not in recorded else recorded[k]) for k in options}
     return suite or recorded_suite, merged
 
@@ -463,12 +491,14 @@ def execute(planned: Plan, command: str = "", on_open: Callable[[Sweep, list], N
     try:
         # Set before meta.json is written, so that it records the threads the timings used.
         torch.set_num_threads(options["threads"] or threads_before)
+        notes: list[str] = []
         run_dir, meta, table, lock = open_run(planned.suite, planned.cells, options, planned.out,
-                                              planned.resume, planned.meta, planned.table, command)
+                                              planned.resume, planned.meta, planned.table, command,
+                                              notes)
         with lock:
             done = store.finished_keys(table)  # as read under the lock
             pending = [c for c in planned.cells if store.cell_key(c) not in done]
-            sweep = Sweep(run_dir, meta, table, total=len(planned.cells))
+            sweep = Sweep(run_dir, meta, table, total=len(planned.cells), notes=notes)
             if on_open is not None:
                 on_open(sweep, pending)
             run_sweep(sweep, pending, planned.suite, options["min_run_time"], planned.backend,

@@ -29,7 +29,11 @@ RESULTS = "results.csv"
 META = "meta.json"
 #: Not a measurement column: which grid cell a row belongs to (what a resumed sweep skips).
 KEY_COLUMN = "cell_key"
-STORED_COLUMNS = COLUMNS + [KEY_COLUMN]
+#: Not a measurement column either: how many rows the cell stored (one per parameter), so
+#: that a cell with rows missing is known as such even where no other cell of its problem
+#: configuration says which parameters it has. Runs stored before it read as NaN.
+ROWS_COLUMN = "cell_rows"
+STORED_COLUMNS = COLUMNS + [KEY_COLUMN, ROWS_COLUMN]
 META_FORMAT = "mcgradbench-run/1"
 
 BOOL_COLUMNS = ["biased"]
@@ -38,7 +42,9 @@ STRING_COLUMNS = [
     "dtype", "reference", "package_version", "torch_version", "device_name", "git_commit",
     "utc_time", KEY_COLUMN, "adapted_state",
 ]
-NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
+NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS] + [ROWS_COLUMN]
+#: Columns a stored table may lack (stored before they existed): read as NaN or "".
+MISSING_OK = OPTIONAL_COLUMNS + [ROWS_COLUMN]
 #: A training run's table (``suites.train``): one row per logged step.
 TRAIN_STORED_COLUMNS = TRAIN_COLUMNS + [KEY_COLUMN]
 TRAIN_STRING_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config",
@@ -66,8 +72,10 @@ def empty_table() -> pd.DataFrame:
 def append_cell(run_dir: str | os.PathLike, table: pd.DataFrame, cell: Any,
                 rows: pd.DataFrame) -> pd.DataFrame:
     """``table`` plus ``cell``'s rows, rewritten atomically to ``run_dir/results.csv``; the new table."""
-    columns = TRAIN_STORED_COLUMNS if "step" in rows.columns else STORED_COLUMNS
-    rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[columns]
+    if "step" in rows.columns:
+        rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[TRAIN_STORED_COLUMNS]
+    else:
+        rows = rows.assign(**{KEY_COLUMN: cell_key(cell), ROWS_COLUMN: len(rows)})[STORED_COLUMNS]
     table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
     atomic_write_text(Path(run_dir) / RESULTS, table_csv(table))
     return table
@@ -85,9 +93,10 @@ def incomplete_keys(table: pd.DataFrame) -> set[str]:
     """The ``cell_key`` of every cell some of whose rows are missing from ``table``.
 
     The store writes a cell's rows together, so a gap means the file was edited or cut
-    outside it. A measurement has one row per parameter of its problem: the parameters
-    the table holds for that problem configuration. A training cell has a row at step 0,
-    every ``log_every`` steps and the last (its key's settings).
+    outside it. A measurement has one row per parameter of its problem: as many rows as its
+    ``cell_rows`` says, and the parameters the table holds for that problem configuration
+    (all that a run stored before ``cell_rows`` existed can tell). A training cell has a row
+    at step 0, every ``log_every`` steps and the last (its key's settings).
     """
     if KEY_COLUMN not in table or table.empty:
         return set()
@@ -95,8 +104,13 @@ def incomplete_keys(table: pd.DataFrame) -> set[str]:
     if "step" in table.columns:
         return {key for key, rows in cells if not _train_steps_complete(key, set(rows["step"]))}
     expected = table.groupby(["problem", "problem_config"], sort=False)["param"].agg(set)
-    return {key for key, rows in cells
-            if set(rows["param"]) != expected[(rows["problem"].iloc[0], rows["problem_config"].iloc[0])]}
+
+    def whole(rows) -> bool:
+        counts = rows[ROWS_COLUMN].dropna() if ROWS_COLUMN in rows else ()
+        if len(counts) and (counts != len(rows)).any():
+            return False
+        return set(rows["param"]) == expected[(rows["problem"].iloc[0], rows["problem_config"].iloc[0])]
+    return {key for key, rows in cells if not whole(rows)}
 
 
 def _train_steps_complete(key: str, steps: set) -> bool:
@@ -142,7 +156,7 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
     if "step" in header:
         return read_train_results(csv, header, require_key)
     required = STORED_COLUMNS if require_key else COLUMNS
-    missing = [c for c in required if c not in header and c not in OPTIONAL_COLUMNS]
+    missing = [c for c in required if c not in header and c not in MISSING_OK]
     if missing:
         shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         raise ValueError(f"{csv}: not a mcgradbench results table (missing columns: {shown})")
@@ -159,6 +173,8 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
     # Columns added after a run was stored were not computed for it: NaN, never a guess.
     table = table.assign(**{c: "" if c in STRING_COLUMNS else float("nan")
                             for c in OPTIONAL_COLUMNS if c not in table})
+    if KEY_COLUMN in table and ROWS_COLUMN not in table:
+        table = table.assign(**{ROWS_COLUMN: float("nan")})
     return _typed(table, csv)
 
 
@@ -186,8 +202,8 @@ def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
 def _typed(table: pd.DataFrame, csv: Path) -> pd.DataFrame:
     if table.empty:
         # A header-only table (a run killed before its first cell) has no values to infer from.
-        return table.astype({c: float for c in NUMERIC_COLUMNS} | {"biased": bool})
-    for column in NUMERIC_COLUMNS:
+        return table.astype({c: float for c in NUMERIC_COLUMNS if c in table} | {"biased": bool})
+    for column in (c for c in NUMERIC_COLUMNS if c in table):
         if not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")
     flags = table["biased"].map({"True": True, "False": False})
@@ -281,15 +297,56 @@ def resumed_meta(meta: dict[str, Any], cells: Sequence[Any], finished: int, comm
             "sessions": [*meta.get("sessions", []), session]}
 
 
-def progressed_meta(meta: dict[str, Any], finished: int, ended: _dt.datetime | None = None
-                    ) -> dict[str, Any]:
-    """``meta`` after ``finished`` cells; with ``ended``, the sweep is over."""
+def progressed_meta(meta: dict[str, Any], finished: int, ended: _dt.datetime | None = None,
+                    interrupted: str | None = None) -> dict[str, Any]:
+    """``meta`` after ``finished`` cells; with ``ended``, this session is over: the run too,
+    unless ``interrupted`` (the signal, ``SIGTERM``), which the session then records."""
     if ended is None:
         return {**meta, "finished_cells": finished}
     sessions = [*meta.get("sessions", [])]
     if sessions:
-        sessions[-1] = {**sessions[-1], "end_utc": ended.isoformat()}
+        sessions[-1] = {**sessions[-1], "end_utc": ended.isoformat(),
+                        **({"interrupted": interrupted} if interrupted else {})}
+    if interrupted:
+        return {**meta, "finished_cells": finished, "sessions": sessions}
     return {**meta, "finished_cells": finished, "end_utc": ended.isoformat(), "sessions": sessions}
+
+
+def reconciled_meta(meta: dict[str, Any], finished: int) -> tuple[dict[str, Any], str | None]:
+    """``meta`` with ``finished_cells`` set to the ``finished`` cells ``results.csv`` holds, and
+    the line that says so where they disagreed (a run killed by SIGKILL or a power cut after
+    storing a cell and before recording it), else ``None``."""
+    recorded = meta.get("finished_cells")
+    if not meta or recorded == finished:
+        return meta, None
+    note = (f"{META} said {recorded} of {meta.get('cells', '?')} cells finished, {RESULTS} "
+            f"holds {finished} (the run was killed before recording them): brought in line")
+    return {**meta, "finished_cells": finished}, note
+
+
+def reconcile_meta(run_dir: str | os.PathLike) -> str | None:
+    """Bring ``run_dir``'s ``meta.json`` in line with its ``results.csv`` (``reconciled_meta``),
+    under the run's lock; the line saying so, or ``None`` (nothing to do, or another process
+    is writing the run: it keeps meta.json in step itself)."""
+    from suites.store.lock import RunLock, RunLocked
+
+    run_dir = Path(run_dir)
+    run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+    if not (run_dir / META).exists():
+        return None
+    try:
+        lock = RunLock(run_dir).acquire("mcgradbench report", utc_now().isoformat())
+    except (RunLocked, OSError):
+        return None
+    with lock:
+        try:
+            table = read_results(run_dir, require_key=True)
+            meta, note = reconciled_meta(read_meta(run_dir), len(finished_keys(table)))
+            if note:
+                write_meta(run_dir, meta)
+        except (ValueError, OSError):
+            return None  # unreadable files are the reader's to report
+    return f"{run_dir}: {note}" if note else None
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
