@@ -81,6 +81,25 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def check_balanced(spec: str) -> None:
+    """``ValueError`` (one line) calling ``spec`` malformed where its brackets do not pair up
+    (``gumbel_softmax(temperature=0.5``: a label cut short, or pasted with one too many)."""
+    closing = {")": "(", "]": "["}
+    stack = []
+    for index, char in enumerate(spec):
+        if char in "([":
+            stack.append((char, index))
+        elif char in closing:
+            if not stack or stack[-1][0] != closing[char]:
+                raise ValueError(f"malformed label {spec!r}: {char!r} at position {index + 1} "
+                                 f"closes nothing; write NAME(key=value,...) or NAME,key=value,...")
+            stack.pop()
+    if stack:
+        char, index = stack[-1]
+        raise ValueError(f"malformed label {spec!r}: {char!r} at position {index + 1} is never "
+                         f"closed; write NAME(key=value,...) or NAME,key=value,...")
+
+
 def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"name,key=value,..."`` or ``"name(key=value,...)"`` -> ``("name", {key: value})``;
     values as ``parse_value`` reads them.
@@ -88,6 +107,7 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
     Used for ``--problem pkg.module:Class,dim=3`` and ``--estimator NAME,baseline=loo``; the
     parenthesised form is the label every table prints, so a printed label can be typed back.
     """
+    check_balanced(spec)
     label = re.fullmatch(r"([^(),]+)\((.*)\)", spec.strip())
     if label:
         spec = f"{label[1]},{label[2]}" if label[2].strip() else label[1]

@@ -52,7 +52,8 @@ def list_cmd():
               help="Continue the run in DIR: skip its finished cells; its recorded suite and options apply unless given again.")
 @click.option("--dry-run", is_flag=True, help="List the cells (and which are finished) without running them.")
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
-              help="Run the grid file FILE (TOML; format in suites/grids/files.py) instead of a named suite.")
+              help="Run the grid file FILE (TOML; format in suites/run/grids/files.py) instead of a "
+                   "named suite.")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where cells run: in this process, or as Ray tasks (the ray extra).")
 @click.option("--address", default=None,

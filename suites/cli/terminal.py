@@ -187,10 +187,10 @@ def progress_sweep(ctx, execute, suite: str, show: str = "bar"):
             elif show in ("stdout", "stderr"):
                 seconds = time.perf_counter() - state["start"]
                 state["start"] = time.perf_counter()  # a backend without starts: since the last
-                head = f"[{state['done']}/{state['pending']}] "
-                tail = f"  {seconds:.1f} s  stored"
-                click.echo(head + shorten(cell.label, width - len(head) - len(tail)) + tail,
-                           err=show == "stderr")
+                # A log is read later, by a person or grep: the whole label, M and K included,
+                # however long the line; only a terminal's bar must fit its width.
+                click.echo(f"[{state['done']}/{state['pending']}] {cell.label}  {seconds:.1f} s  "
+                           f"stored", err=show == "stderr")
         try:
             return execute(on_open=opened, on_start=started, on_cell=finished)
         except KeyboardInterrupt as interrupt:

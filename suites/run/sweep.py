@@ -85,8 +85,23 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
         overrides["num_samples"] = num_samples
     cells = [dataclasses.replace(c, **overrides) for c in cells]
     if num_samples is not None:  # a leave-one-out baseline needs K >= 2: its cells drop out
-        cells = [c for c in cells if _accepts(c)]
+        kept = [c for c in cells if _accepts(c)]
+        if not kept:
+            reasons = dict.fromkeys(_refusal(c) for c in cells)
+            raise ValueError(f"no cell of suite {suite!r} runs with --num-samples {num_samples}: "
+                             f"{'; '.join(reasons)}")
+        cells = kept
     return cells
+
+
+def _refusal(cell: Cell) -> str:
+    """Why ``cell``'s estimator refuses its ``K`` (``check_num_samples``'s message)."""
+    estimator = estimators.get(cell.estimator, **cell.estimator_config)
+    try:
+        estimator.check_num_samples(cell.num_samples)
+    except ValueError as error:
+        return f"{estimator.label}: {error}"
+    return f"{estimator.label}: accepts K={cell.num_samples}"
 
 
 def _as_label(spec: str, registered: Sequence[str]) -> str:

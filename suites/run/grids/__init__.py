@@ -25,7 +25,7 @@ names = _REGISTRY.names
 get = _REGISTRY.lookup
 origin = _REGISTRY.origin
 
-for _suite in builtin_grids():  # core, scaling, vae: suites/grids/*.toml
+for _suite in builtin_grids():  # core, scaling, vae: suites/run/grids/*.toml
     register(_suite)
 register(PAPERS)
 register(PEERS)

@@ -1,7 +1,7 @@
 """Grid files: a suite written in TOML, read with ``tomllib`` and checked before anything runs.
 
 The one way to express a grid: the built-in suites are such files shipped with
-the package (``suites/grids/*.toml``), and ``mcgradbench run --grid FILE``
+the package (``suites/run/grids/*.toml``), and ``mcgradbench run --grid FILE``
 runs a user's. A file names problems with their configurations and
 estimators with their options and inner samples ``K`` (or a matched budget of
 cost evaluations), over ``M``, seeds and devices::
@@ -173,9 +173,13 @@ def parse_grid(data: dict, source: str = "<grid>") -> Suite:
 
     def build(chosen: Sequence[str]) -> list[Cell]:
         try:
-            return grid_cells(problem_entries, estimator_entries, devices or chosen, seeds)
+            cells = grid_cells(problem_entries, estimator_entries, devices or chosen, seeds)
         except ValueError as error:
             raise GridError(f"{source}: problems: {error}") from None
+        if not cells:
+            raise GridError(f"{source}: no cell runs: "
+                            f"{'; '.join(why_no_cells(problem_entries, estimator_entries))}")
+        return cells
 
     time_full_calls = data.get("time_full_calls", False)
     if not isinstance(time_full_calls, bool):
@@ -210,6 +214,36 @@ def grid_cells(problem_entries, estimator_entries, devices: Sequence[str], seeds
     return cells
 
 
+def why_no_cells(problem_entries, estimator_entries) -> list[str]:
+    """Why each estimator entry gives no cell on each problem entry, one reason each (it does
+    not apply to the family, it accepts none of the ``K``, its budget is below one sample)."""
+    import estimators
+
+    from suites import problems as problem_registry
+
+    reasons = []
+    for ename, options, ks in estimator_entries:
+        if not ks:
+            reasons.append(f"{ename}: its evaluations budget is below one sample")
+            continue
+        for option in options:
+            estimator = estimators.get(ename, **option)
+            for pname, configs, _ in problem_entries:
+                for config in configs:
+                    problem = problem_registry.get(pname, **config)
+                    try:
+                        estimator.check(problem.distribution(problem.params))
+                    except ValueError as error:
+                        reasons.append(f"{estimator.label} on {problem.name}: {error}")
+                        continue
+                    for k in ks:
+                        try:
+                            estimator.check_num_samples(k)
+                        except ValueError as error:
+                            reasons.append(f"{estimator.label} with K={k}: {error}")
+    return list(dict.fromkeys(reasons))
+
+
 def load_grid(path: str | Path) -> Suite:
     """The suite of the grid file at ``path``; ``GridError`` (one line) if it is malformed."""
     path = Path(path)
@@ -223,7 +257,7 @@ def load_grid(path: str | Path) -> Suite:
 
 
 def builtin_grids() -> list[Suite]:
-    """The suites shipped with the package: ``suites/grids/*.toml`` (package data)."""
+    """The suites shipped with the package: ``suites/run/grids/*.toml`` (package data)."""
     folder = resources.files(__package__)
     return [parse_grid(tomllib.loads(f.read_text()), source=f.name)
             for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".toml")]
