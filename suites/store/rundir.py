@@ -330,22 +330,25 @@ def reconcile_meta(run_dir: str | os.PathLike) -> str | None:
     is writing the run: it keeps meta.json in step itself)."""
     from suites.store.lock import RunLock, RunLocked
 
+    def behind() -> tuple[dict, str | None]:
+        table = read_results(run_dir, require_key=True)
+        return reconciled_meta(read_meta(run_dir), len(finished_keys(table)))
+
     run_dir = Path(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
-    if not (run_dir / META).exists():
-        return None
     try:
+        if not (run_dir / META).exists() or behind()[1] is None:
+            return None  # in step: nothing to lock or write (a published run stays untouched)
         lock = RunLock(run_dir).acquire("mcgradbench report", utc_now().isoformat())
-    except (RunLocked, OSError):
-        return None
+    except (RunLocked, ValueError, OSError):
+        return None  # being written, unreadable (the reader reports it) or read-only
     with lock:
         try:
-            table = read_results(run_dir, require_key=True)
-            meta, note = reconciled_meta(read_meta(run_dir), len(finished_keys(table)))
+            meta, note = behind()  # again, under the lock
             if note:
                 write_meta(run_dir, meta)
         except (ValueError, OSError):
-            return None  # unreadable files are the reader's to report
+            return None
     return f"{run_dir}: {note}" if note else None
 
 
