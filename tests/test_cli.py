@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -217,7 +219,9 @@ def test_the_printed_table_fits_an_80_column_terminal(tmp_path):
     table = result.stdout
     assert "bernoulli(dim=100) · device=cpu · M=200" in table  # defaults left out of labels
     assert "gumbel_softmax(" in table and "µs/est" in table and "variance" in table
-    assert max(len(line) for line in table.splitlines()) <= 80
+    # the table fits; the progress lines before it ("[3/12] label  0.1 s  stored") are a log's,
+    # kept whole (M and K at their end) however wide
+    assert max(len(line) for line in table.splitlines() if not re.match(r"\[\d+/\d+\] ", line)) <= 80
 
 
 def test_input_errors_are_one_line_and_duplicates_collapse(tmp_path):
