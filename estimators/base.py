@@ -266,7 +266,8 @@ class Estimator(abc.ABC):
         if what is None:
             what = f"{self.label} on {getattr(problem, 'name', type(problem).__name__)}: a call"
         estimates = f"{num_estimates:,} estimate" + ("s" if num_estimates != 1 else "")
-        check_fits(f"{what} of {estimates} of {num_samples:,} samples",
+        samples = f"{num_samples:,} sample" + ("s" if num_samples != 1 else "")
+        check_fits(f"{what} of {estimates} of {samples}",
                    self.call_bytes(problem, num_estimates, num_samples), device,
                    hint="; ask for fewer estimates or samples")
 

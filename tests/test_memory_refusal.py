@@ -60,7 +60,7 @@ def test_measure_and_a_raw_call_refuse_a_cell_that_cannot_fit_before_allocating(
                        r"16\.0 GiB available \(MemAvailable\); ask for fewer"):
         suites.measure(problem, estimator, num_estimates=100, num_samples=10**9, min_run_time=0)
     # M = 10^10 estimates returned at once: 10^10 x 20 x 4 bytes = 745 GiB
-    with pytest.raises(ValueError, match=r"a call of 10,000,000,000 estimates of 1 samples needs "
+    with pytest.raises(ValueError, match=r"a call of 10,000,000,000 estimates of 1 sample needs "
                        r"about 745\.\d GiB, more than the 16\.0 GiB"):
         estimator(problem, 10**10, 1)
 
