@@ -242,3 +242,41 @@ def test_bad_configuration_is_one_line_naming_the_value(name, config, match):
     with pytest.raises(ValueError, match=match) as raised:
         suites.problems.get(name, **config)
     assert "\n" not in str(raised.value)
+
+
+def test_training_rows_carry_the_log_evidence_and_the_report_draws_the_gap(tmp_path):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from suites.cli import main
+    from suites.read.report import training
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "train", "--problem", "beta_bernoulli", "--estimator",
+                                       "reparam", "--steps", "20", "--seeds", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    evidence = suites.problems.get("beta_bernoulli").log_evidence()
+    rows = training.load([out])[0]
+    assert (rows["log_evidence"] == evidence).all() and len(rows) == 11
+    # a problem without a log evidence beside it (NaN) gets no gap panel and no gap column
+    other = rows.assign(problem="linear_vae", problem_config="{}", log_evidence=float("nan"))
+    both = pd.concat([rows, other], ignore_index=True)
+    drawn = {stem: fig for stem, _, fig in training.figures_for(both)}
+    (ax,) = drawn["train_evidence_gap"].axes
+    assert ax.get_title() == "beta_bernoulli" and ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), evidence - rows.sort_values("step")["objective"],
+                               rtol=1e-12)
+    assert len(drawn["train_objective_vs_step"].axes) == 2
+    tables = dict(training.table_frames(both))
+    final = rows.sort_values("step")["objective"].iloc[-1]
+    assert tables["beta_bernoulli: 20 steps, 1 seed(s)"]["log p(x) − final objective"].tolist() == [
+        f"{evidence - final:.4f}"]
+    assert "log p(x) − final objective" not in tables["linear_vae: 20 steps, 1 seed(s)"]
+    plt.close("all")
+    # a training table stored before the column existed reads with NaN: no gap figure
+    csv = out / "results.csv"
+    pd.read_csv(csv).drop(columns="log_evidence").to_csv(csv, index=False)
+    old = training.load([out])[0]
+    assert old["log_evidence"].isna().all()
+    assert "train_evidence_gap" not in [stem for stem, _, _ in training.figures_for(old)]
+    plt.close("all")
