@@ -26,6 +26,9 @@ from suites.problems.gaussian import Gaussian
 from suites.problems.gaussian_full import GaussianFull, check_scale_tril
 from suites.problems.linear_vae import LinearVAE
 from suites.problems.logistic_regression import LogisticRegression
+from suites.problems.beta_bernoulli import BetaBernoulli
+from suites.problems.gamma_poisson import GammaPoisson
+from suites.problems.dirichlet_categorical import DirichletCategorical
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
@@ -36,6 +39,8 @@ origin = _REGISTRY.origin
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
 register(Categorical)
+for _cls in (BetaBernoulli, GammaPoisson, DirichletCategorical):  # conjugate models (issue 28)
+    register(_cls)
 
 
 def get(name: str, **config: Any) -> Problem:

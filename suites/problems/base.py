@@ -73,6 +73,11 @@ class Problem(abc.ABC):
             for (name, p), g in zip(leaves.items(), grads)
         }
 
+    def log_evidence(self) -> float | None:
+        """``log p(x)``, where ``F`` is an ELBO whose maximum over the variational family is the
+        log evidence in closed form (the conjugate models); ``None`` otherwise."""
+        return None
+
     def reference_gradient(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
         """The gradient the estimates are compared with, and its standard error (``None`` if exact)."""
         exact = self.exact_gradient()

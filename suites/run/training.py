@@ -112,7 +112,8 @@ def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_s
 
 def train_cell(cell) -> pd.DataFrame:
     """The rows of one training cell (``Cell.settings``: ``steps``, ``lr``, ``log_every``,
-    ``variance_estimates``), with the run metadata every row carries."""
+    ``variance_estimates``), with the run metadata every row carries and the problem's
+    ``log_evidence`` (NaN where it declares none)."""
     import estimators as registry
 
     from suites import problems
@@ -129,7 +130,15 @@ def train_cell(cell) -> pd.DataFrame:
         suite="train", problem=problem.name, problem_config=problem.config_json,
         estimator=estimator.name, estimator_config=estimator.config_json, device=str(device),
         evaluations=estimator.evaluations(problem, cell.num_samples), **run_metadata(device),
+        log_evidence=log_evidence(problem),
     )[TRAIN_COLUMNS]
+
+
+def log_evidence(problem) -> float:
+    """The problem's closed-form ``log p(x)`` (``Problem.log_evidence``), NaN where it has none:
+    the ceiling of the ELBO, to which the report draws each curve's gap."""
+    value = getattr(problem, "log_evidence", lambda: None)()
+    return math.nan if value is None else float(value)
 
 
 def final_objectives(table: pd.DataFrame) -> pd.DataFrame:

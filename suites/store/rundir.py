@@ -23,7 +23,7 @@ import torch
 
 from suites.store.atomic import atomic_write_text, write_json
 from suites.store.environment import cpu_name, device_name, git_commit, package_version, resolve_device
-from suites.store.schema import COLUMNS, OPTIONAL_COLUMNS, TRAIN_COLUMNS
+from suites.store.schema import COLUMNS, OPTIONAL_COLUMNS, TRAIN_COLUMNS, TRAIN_OPTIONAL_COLUMNS
 
 RESULTS = "results.csv"
 META = "meta.json"
@@ -181,7 +181,7 @@ def read_results(path: str | os.PathLike, require_key: bool = False) -> pd.DataF
 def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
     """A training run's validated table (``read_results`` of a run whose rows have ``step``)."""
     required = TRAIN_STORED_COLUMNS if require_key else TRAIN_COLUMNS
-    missing = [c for c in required if c not in header]
+    missing = [c for c in required if c not in header and c not in TRAIN_OPTIONAL_COLUMNS]
     if missing:
         raise ValueError(f"{csv}: not a mcgradbench training table (missing columns: "
                          f"{', '.join(missing[:6])})")
@@ -193,6 +193,8 @@ def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
         raise ValueError(f"{csv}: unreadable CSV ({str(error).splitlines()[0]})") from None
     if len(table) and table.iloc[-1].isna().all():
         raise ValueError(TRUNCATED.format(csv=csv))
+    # Columns added after a run was stored were not computed for it: NaN, never a guess.
+    table = table.assign(**{c: float("nan") for c in TRAIN_OPTIONAL_COLUMNS if c not in table})
     for column in TRAIN_NUMERIC_COLUMNS:
         if len(table) and not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")

@@ -31,4 +31,8 @@ OPTIONAL_COLUMNS = (EXACT_COLUMNS + ["nonfinite", "timing_samples"] + ADAPT_COLU
 TRAIN_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config", "device",
                  "num_samples", "seed", "lr", "step", "seconds", "objective", "grad_variance",
                  "state", "evaluations", "threads", "package_version", "torch_version",
-                 "device_name", "git_commit", "utc_time"]
+                 "device_name", "git_commit", "utc_time", "log_evidence"]
+#: Training columns that runs stored before they existed lack; read as NaN. ``log_evidence``:
+#: the problem's ``log p(x)`` where it declares one (the conjugate models), so that the report
+#: draws ``log p(x) - objective``; NaN elsewhere.
+TRAIN_OPTIONAL_COLUMNS = ["log_evidence"]

@@ -8,7 +8,10 @@ From training runs (``mcgradbench run train``; rows per logged step):
 * figures: objective against step and against seconds (mean over seeds, a
   band of ±1 standard error), the gradient's variance along training on a log
   scale (where the run measured it, ``--grad-variance``), and the adaptive
-  estimators' state against step.
+  estimators' state against step;
+* for problems that declare a closed-form log evidence (the conjugate models;
+  the rows' ``log_evidence``), the gap ``log p(x) - ELBO`` = ``KL(q || p(z | x))``
+  at the last step in the table and against step on a log scale.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from suites.problems.labels import estimator_label, problem_label
 from suites.run.training import final_objectives
 
 CURVE = ["problem_label", "estimator_label", "device"]
+#: The gap to the log evidence is drawn at least this (nats): the float32 ELBO's rounding.
+GAP_FLOOR = 1e-6
 
 
 def is_training_run(path: str | Path) -> bool:
@@ -77,9 +82,18 @@ def pm(value: float, se: float) -> str:
     return f"{value:.4f}" if not math.isfinite(se) else f"{value:.4f} ± {se:.4f}"
 
 
+def log_evidences(df: pd.DataFrame) -> dict[str, float]:
+    """Per problem label: its log evidence, for the problems whose rows carry a finite one."""
+    if "log_evidence" not in df:
+        return {}
+    known = labelled(df).groupby("problem_label", sort=False)["log_evidence"].first()
+    return {k: float(v) for k, v in known.items() if np.isfinite(v)}
+
+
 def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One printable table per problem."""
     final = final_table(df)
+    evidence = log_evidences(df)
     out = []
     for problem, group in final.groupby("problem_label", sort=False):
         frame = pd.DataFrame({
@@ -93,6 +107,10 @@ def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             "rank by time": group["rank_by_time"].astype(int),
             "seconds / curve": [f"{t:.3g}" for t in group["seconds"]],
         })
+        if problem in evidence:
+            frame.insert(frame.columns.get_loc("final objective") + 1, "log p(x) − final objective",
+                         [pm(evidence[problem] - m, s)
+                          for m, s in zip(group["objective"], group["objective_se"])])
         if frame["device"].nunique() == 1:
             frame = frame.drop(columns="device")
         steps, seeds = int(group["step"].max()), int(group["seeds"].max())
@@ -104,7 +122,8 @@ LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mea
           "error across seeds; rank 1 is the highest; objective at T s: each curve's exact "
           "objective after T seconds of estimation, adaptation and update (T = the mean "
           "duration of the problem's fastest estimator), mean ± se across seeds, and its rank; "
-          "evaluations / step: the cost evaluations of one step's estimate.")
+          "evaluations / step: the cost evaluations of one step's estimate; log p(x) − final "
+          "objective (problems with a closed-form log evidence): the final gap, KL(q || posterior).")
 
 
 # --- figures ----------------------------------------------------------------------------
@@ -139,7 +158,8 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     problems = list(dict.fromkeys(df["problem_label"]))
     drawn = []
 
-    def panels(title: str, x: str, y: str, ylabel: str, rows: pd.DataFrame, log_y=False, zoom=False):
+    def panels(title: str, x: str, y: str, ylabel: str, rows: pd.DataFrame, log_y=False, zoom=False,
+               problems=problems):
         # The panel size, row length and legend of the report's other figures, so that the
         # text is as large at the printed width.
         columns = min(COL_WRAP, len(problems))
@@ -180,6 +200,17 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         drawn.append(("train_grad_variance", "Training: gradient variance along training",
                       panels("Mean per-coordinate variance of one step's estimate", "step",
                              "grad_variance", "variance per coordinate", variance, log_y=True)))
+    evidence = log_evidences(df)
+    if evidence:
+        rows = df[df["problem_label"].isin(list(evidence))]
+        # ELBO <= log p(x); a gap below the float32 ELBO's rounding (about 1e-6 nats
+        # here) is drawn at that floor rather than lost off the log axis.
+        rows = rows.assign(gap=(rows["problem_label"].map(evidence) - rows["objective"]).clip(
+            lower=GAP_FLOOR))
+        drawn.append(("train_evidence_gap", "Training: gap to the log evidence",
+                      panels("log p(x) − ELBO = KL(q || posterior) against step (mean over seeds, "
+                             "band ±1 se)", "step", "gap", "log p(x) − ELBO (nats)", rows,
+                             log_y=True, problems=list(evidence))))
     state = df[df["state"].fillna("").astype(str).str.len() > 0]
     if len(state):
         expanded = pd.concat([state.reset_index(drop=True),

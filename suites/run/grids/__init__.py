@@ -15,8 +15,9 @@ from suites.run.grids.peers import PEERS
 from suites.run.grids.train import train_cells
 
 #: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
-TRAIN = Suite("train", "training runs: Adam on linear_vae and bernoulli_vae(L=8) with every applicable "
-              "estimator at 4 cost evaluations a step; 3,000 steps x 3 seeds (--steps, --seeds)",
+TRAIN = Suite("train", "training runs: Adam on linear_vae, bernoulli_vae(L=8) and the conjugate models "
+              "with every applicable estimator at 4 cost evaluations a step; 3,000 steps x 3 seeds "
+              "(--steps, --seeds)",
               train_cells)
 
 _REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
