@@ -197,6 +197,13 @@ class Estimator(abc.ABC):
         the measure-valued estimator perturbs each coordinate in its own copy)."""
         return 1
 
+    def pathwise(self, distribution: Distribution) -> str:
+        """Which path the estimate differentiates through on ``distribution``, as result rows
+        record it: ``"explicit"`` (a closed-form transform of free noise), ``"implicit"``
+        (``torch.distributions``' implicit reparameterisation gradient), ``"rejection"``
+        (a reparameterised rejection sampler); ``""`` (default) for no pathwise term."""
+        return ""
+
     def applies_to(self, problem) -> bool:
         """Whether ``self(problem, ...)`` would run; never raises."""
         try:

@@ -24,6 +24,9 @@ from suites.problems.gaussian import Gaussian
 from suites.problems.gaussian_full import GaussianFull, check_scale_tril
 from suites.problems.linear_vae import LinearVAE
 from suites.problems.logistic_regression import LogisticRegression
+from suites.problems.gamma import Gamma
+from suites.problems.beta import Beta
+from suites.problems.dirichlet import Dirichlet
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
@@ -34,6 +37,8 @@ origin = _REGISTRY.origin
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
 register(Categorical)
+for _cls in (Gamma, Beta, Dirichlet):
+    register(_cls)
 
 
 def get(name: str, **config: Any) -> Problem:

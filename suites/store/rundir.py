@@ -37,6 +37,7 @@ STRING_COLUMNS = [
     "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
     "dtype", "reference", "package_version", "torch_version", "device_name", "git_commit",
     "utc_time", KEY_COLUMN, "adapted_state",
+    "pathwise",
 ]
 NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
 #: A training run's table (``suites.train``): one row per logged step.
