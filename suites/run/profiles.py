@@ -17,7 +17,9 @@ reference of 10^6 samples is the costliest set-up of a fresh clone) with one
 estimator of each kind: score function with the leave-one-out baseline,
 reparameterisation, DisARM, Gumbel-softmax (bernoulli_vae's estimates cost
 100x the toys'); train, linear_vae and bernoulli_vae at 8 latents (not 12), 200
-steps at 2 seeds (a standard error band) instead of 3,000 at 3.
+steps at 2 seeds (a standard error band) instead of 3,000 at 3; continuous, one cell a
+family at concentration 1 in float32 (gamma, beta, dirichlet) for reparam's implicit path
+and the rejection sampler (its whole grid of 192 cells takes minutes).
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                     "gumbel_softmax(temperature=0.5)"]},
         "train": {"problem_names": ["linear_vae", "bernoulli_vae(latent_dim=8)"],
                   "steps": 200, "seeds": 2},
+        "continuous": {"problem_names": ["gamma(dim=3)", "beta(cost=cos,dim=3,k=3.0)", "dirichlet(dim=3)"],
+                       "estimator_names": ["reparam", "rejection_reparam(correction=True)"]},
     },
     "full": {},
 }
