@@ -252,3 +252,63 @@ def test_measure_valued_gamma_rate_has_the_exact_variance_of_its_weak_derivative
     row = suites.measure(prob, estimators.get("measure_valued"), M, seed=5, min_run_time=0).iloc[0]
     assert abs(row["variance"] - a**2 / b**4) < 5 * row["variance_se"], (row["variance"], a**2 / b**4)
     assert math.isclose(row["exact_norm"], a / b**2)
+
+
+# --- the suite, its profile and its report ----------------------------------------------------
+
+def test_continuous_grid_spans_concentrations_dtypes_and_devices():
+    from suites.run import grids
+    cells = grids.get("continuous").cells(["cpu"])
+    configs = {(c.problem, c.problem_config.get("concentration", c.problem_config.get("concentration1")),
+                c.problem_config["dtype"]) for c in cells}
+    assert {c for _, c, _ in configs} == {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0}
+    assert len(configs) == 3 * 6 * 2
+    # measure_valued only where it applies: the Gamma's rate
+    assert {c.problem_config.get("wrt") for c in cells if c.estimator == "measure_valued"} == {"rate"}
+    assert len(cells) == 192 and len(grids.get("continuous").cells(["cpu", "cuda"])) == 384
+
+
+def test_quick_profile_keeps_one_reparam_and_one_rejection_cell_a_family():
+    from suites.run.profiles import options
+    from suites.run.sweep import select_cells
+    cells = select_cells("continuous", **options("quick", "continuous"), devices=["cpu"])
+    assert sorted((c.problem, c.estimator, c.estimator_config.get("correction", True)) for c in cells) == sorted(
+        (p, e, True) for p in ("gamma", "beta", "dirichlet") for e in ("reparam", "rejection_reparam"))
+
+
+def test_report_draws_the_figure_and_the_implicit_bias_table(tmp_path):
+    import pandas as pd
+
+    from suites.read.report import figures
+    from suites.read.report.continuous import implicit_bias_table
+    from suites.read.report.runs import annotate
+
+    rows = [suites.measure(suites.problems.get("gamma", dim=3, concentration=c, rate=c, dtype=d),
+                           estimators.get(e, **o), 400, 2, min_run_time=0, suite="continuous")
+            for c, d in ((0.1, "float32"), (1.0, "float32"), (1.0, "float64"))
+            for e, o in (("reparam", {}), ("rejection_reparam", {"correction": False}))]
+    df = annotate(pd.concat(rows, ignore_index=True))
+    table = implicit_bias_table(df)
+    assert list(zip(table["concentration"], table["dtype"])) == [("0.1", "float32"), ("1", "float32"),
+                                                                  ("1", "float64")]
+    assert set(table["verdict"]) <= {"not biased", "untested"} and (table["M"] == "400").all()
+    df.loc[(df["estimator"] == "reparam") & (df["param"] == "rate"), "biased"] = True
+    assert (implicit_bias_table(df)["verdict"] == "**biased**").all()
+    assert implicit_bias_table(df[df["estimator"] != "reparam"]).empty
+    # the figure: a log-log panel per parameter, a ring around each of the 3 biased points
+    figure = figures.continuous_variance_vs_concentration(df)
+    drawn = figures.panels(figure)
+    assert [ax.get_title() for ax in drawn] == ["gamma · concentration", "gamma · rate"]
+    assert all(ax.get_xscale() == ax.get_yscale() == "log" for ax in drawn)
+    rings = [c for ax in drawn for c in ax.collections if len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in rings) == 3
+    figures.plt.close(figure)
+
+
+def test_rejection_score_is_the_derivative_of_log_pi():
+    # the closed-form d/da log pi(eps; a) the estimator uses, against autograd of log pi (float64)
+    from estimators.rejection import log_pi, score
+    a = torch.tensor([1.01, 1.5, 3.0, 11.0, 101.0, 1001.0], dtype=torch.float64, requires_grad=True)
+    eps = torch.tensor([-0.3, 1.2, 0.5, -2.0, 0.1, 2.5], dtype=torch.float64)
+    grad, = torch.autograd.grad(log_pi(a, eps).sum(), a)
+    torch.testing.assert_close(score(a.detach(), eps), grad, rtol=1e-12, atol=1e-15)
