@@ -268,12 +268,12 @@ def test_continuous_grid_spans_concentrations_dtypes_and_devices():
     assert len(cells) == 192 and len(grids.get("continuous").cells(["cpu", "cuda"])) == 384
 
 
-def test_quick_profile_keeps_one_reparam_and_one_rejection_cell_a_family():
+def test_quick_profile_keeps_one_reparam_cell_a_family():
     from suites.run.profiles import options
     from suites.run.sweep import select_cells
     cells = select_cells("continuous", **options("quick", "continuous"), devices=["cpu"])
-    assert sorted((c.problem, c.estimator, c.estimator_config.get("correction", True)) for c in cells) == sorted(
-        (p, e, True) for p in ("gamma", "beta", "dirichlet") for e in ("reparam", "rejection_reparam"))
+    assert sorted((c.problem, c.estimator, c.problem_config["dtype"], c.problem_config.get("wrt", "all"))
+                  for c in cells) == sorted((p, "reparam", "float32", "all") for p in ("gamma", "beta", "dirichlet"))
 
 
 def test_report_draws_the_figure_and_the_implicit_bias_table(tmp_path):
