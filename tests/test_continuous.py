@@ -261,11 +261,11 @@ def test_continuous_grid_spans_concentrations_dtypes_and_devices():
     cells = grids.get("continuous").cells(["cpu"])
     configs = {(c.problem, c.problem_config.get("concentration", c.problem_config.get("concentration1")),
                 c.problem_config["dtype"]) for c in cells}
-    assert {c for _, c, _ in configs} == {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0}
-    assert len(configs) == 3 * 6 * 2
+    assert {c for _, c, _ in configs} == {0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0}
+    assert len(configs) == 3 * 7 * 2
     # measure_valued only where it applies: the Gamma's rate
     assert {c.problem_config.get("wrt") for c in cells if c.estimator == "measure_valued"} == {"rate"}
-    assert len(cells) == 192 and len(grids.get("continuous").cells(["cpu", "cuda"])) == 384
+    assert len(cells) == 224 and len(grids.get("continuous").cells(["cpu", "cuda"])) == 448
 
 
 def test_quick_profile_keeps_one_reparam_cell_a_family():

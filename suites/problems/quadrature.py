@@ -27,6 +27,8 @@ Measured against ``scipy.integrate.quad`` (``tests/test_continuous.py``) for
 error below ``1e-7`` for concentrations in [0.1, 100] and below ``1e-5`` in
 [0.01, 1000]; the larger ones where the gradient is 10^4 to 10^6 times smaller
 than the terms ``c(z) d log p`` it sums (cancellation in float64, in either code).
+At 0.001 (where ``quad`` no longer converges) the rule agrees with itself at a step 5
+times smaller and tails twice as long to 14 digits.
 """
 from __future__ import annotations
 
