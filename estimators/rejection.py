@@ -11,12 +11,12 @@ up to a constant in ``a``,
 
     log pi(eps; a) = log q(h(eps, a); a) + log dh/deps(eps, a),   dh/deps = sqrt(d) (1 + eps c)^2,
 
-and (the paper's eq. 7, section 3)
+and (the paper's section 3: a reparameterisation term and a correction term)
 
     grad E f = E_pi[ grad_z f(h) grad_theta h ]  +  E_pi[ f(h) grad_theta log pi(eps; theta) ]
              =            g_rep                 +              g_cor.
 
-Shape augmentation (section 5; Marsaglia & Tsang's own boost): ``Gamma(a)`` is drawn as
+Shape augmentation (the paper's, for the Gamma; Marsaglia & Tsang's own boost): ``Gamma(a)`` is drawn as
 ``z = z~ prod_{i=1..B} u_i^(1/(a + i - 1))`` with ``z~ ~ Gamma(a + B)`` from the
 rejection sampler and ``u_i ~ U(0, 1)``, an explicit path in ``a``; the rejection
 step then runs at shape ``a + B >= 1`` for any ``a > 0``, and ``g_cor`` shrinks as
@@ -29,6 +29,10 @@ rejection loop by one draw). ``Gamma(a, rate b)`` is ``z / b``; ``Beta(a, b) = g
 + g2)`` and ``Dirichlet(a) = g / sum_i g_i`` normalise independent standard Gammas
 (taken in log space, so that a concentration of 0.01 does not underflow before the
 normalisation), and ``g_cor`` sums the scores of every Gamma's ``eps``.
+
+The score ``d/da log pi`` is taken in closed form, in float64 (``score``; float32 rounding
+of its ``a log a``-sized terms biased it at ``a = 1000``), and enters through a surrogate
+``f(z).detach() * score.detach() * a``, whose gradient in ``a`` is ``f(z) score``.
 
 ``correction=False`` drops ``g_cor``: biased, by ``-g_cor`` (the paper notes it is small
 for large ``B``); measured and flagged biased like any biased estimator.
