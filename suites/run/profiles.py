@@ -18,7 +18,7 @@ estimator of each kind: score function with the leave-one-out baseline,
 reparameterisation, DisARM, Gumbel-softmax (bernoulli_vae's estimates cost
 100x the toys'); train, linear_vae and bernoulli_vae at 8 latents (not 12), 200
 steps at 2 seeds (a standard error band) instead of 3,000 at 3; continuous, one cell a
-family at concentration 1 in float32 (gamma, beta, dirichlet), reparam's implicit path (6 s
+family at concentration 1 in float32 (gamma, beta, dirichlet), reparam's implicit path (3 to 6 s
 on 2 shared cores; the rejection sampler beside it doubled that; the whole grid of 224
 cells takes 8 minutes).
 """
