@@ -87,7 +87,7 @@ def perturbed_copies(z: torch.Tensor, values: torch.Tensor, event_ndims: int) ->
 
 
 class MeasureValued(Estimator):
-    """Measure-valued derivative: Gaussian (Weibull pair, Maxwell-Gaussian), Gamma rate (Gamma(a) - Gamma(a+1))."""
+    """Measure-valued derivative: Gaussian (Weibull, Maxwell-Gaussian pairs), Gamma rate (Gamma(a) - Gamma(a+1))."""
 
     name = "measure_valued"
     options = {"coupling": True}

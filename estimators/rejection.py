@@ -103,13 +103,14 @@ def standard_gamma_path(concentration: torch.Tensor, num_samples: int, boost: in
         grad_log_pi = score(wide, eps) if correction else None
     log_z = marsaglia_tsang_log(boosted, eps.to(concentration.dtype))
     if boost:
-        offsets = torch.arange(boost, dtype=log_z.dtype, device=log_z.device).reshape(boost, *[1] * len(shape))
+        offsets = torch.arange(boost, dtype=log_z.dtype, device=log_z.device)
+        offsets = offsets.reshape(boost, *[1] * len(shape))
         log_z = log_z + (log_u / (concentration + offsets)).sum(0)  # prod_i u_i^(1/(a+i-1))
     return log_z, grad_log_pi
 
 
 class RejectionReparam(Estimator):
-    """Reparameterised Marsaglia-Tsang rejection sampler (RSVI) with shape augmentation B, its correction term optional."""
+    """Reparameterised Marsaglia-Tsang rejection sampler (RSVI), shape augmentation B, optional correction."""
 
     name = "rejection_reparam"
     options = {"correction": True, "boost": 1}

@@ -57,7 +57,7 @@ def expected_cost(kind: str, a: torch.Tensor, b: torch.Tensor, k: float) -> torc
 
 
 class Beta(Problem):
-    """Independent Beta(concentration1, concentration0); cost linear, square, log (closed form) or cos (quadrature)."""
+    """Independent Beta(concentration1, concentration0); cost linear, square, log or cos (quadrature)."""
 
     name = "beta"
 

@@ -70,7 +70,7 @@ def expected_cost(kind: str, a: torch.Tensor, b: torch.Tensor, k: float) -> torc
 
 
 class Gamma(Problem):
-    """Independent Gamma(concentration, rate); cost linear, square, log, exp, cos (closed form) or log1p (quadrature)."""
+    """Independent Gamma(concentration, rate); cost linear, square, log, exp, cos or log1p (quadrature)."""
 
     name = "gamma"
 

@@ -20,7 +20,7 @@ reparameterisation, DisARM, Gumbel-softmax (bernoulli_vae's estimates cost
 steps at 2 seeds (a standard error band) instead of 3,000 at 3; continuous, one cell a
 family at concentration 1 in float32 (gamma, beta, dirichlet), reparam's implicit path (3 to 6 s
 on 2 shared cores; the rejection sampler beside it doubled that; the whole grid of 224
-cells takes 8 minutes).
+cells takes 5 to 8 minutes).
 """
 from __future__ import annotations
 
