@@ -9,8 +9,9 @@ Three ways to get ``M`` estimates of one estimator on gaussian dim 100 (``K = 1`
   (``distribution.sample`` and ``cost`` over the same ``(K, M, d)`` batch, in the
   same chunks), what any estimator must pay.
 
-``python -m benchmarks.bench_raw_call [M] [dim] [repeats]`` times all three for
-``score_function`` and ``reparam`` in one process at one thread and prints the
+``python -m benchmarks.bench_raw_call [M] [dim] [repeats] [problem] [estimators]`` times
+all three for ``score_function`` and ``reparam`` (or the comma-separated ``estimators``) on
+``gaussian`` (or ``problem``, e.g. ``gamma``) in one process at one thread and prints the
 ratios to the floor.
 """
 from __future__ import annotations
@@ -75,15 +76,16 @@ class RawCall:
         self.path(self.problem, self.estimator, NUM_ESTIMATES, self.generator)
 
 
-def compare(num_estimates: int = NUM_ESTIMATES, dim: int = DIM, repeats: int = 5) -> dict:
+def compare(num_estimates: int = NUM_ESTIMATES, dim: int = DIM, repeats: int = 5,
+            problem_name: str = "gaussian", names: tuple[str, ...] = ESTIMATORS) -> dict:
     """Best-of-``repeats`` seconds of each path, per estimator, in one process.
 
     The paths are timed in turn within each repeat (round robin), so that load from
     other processes on a shared machine falls on all of them alike.
     """
-    problem = problems.get("gaussian", dim=dim)
+    problem = problems.get(problem_name, dim=dim)
     generator = torch.Generator().manual_seed(SEED)
-    runs = {(name, path): (estimators.get(name), run) for name in ESTIMATORS for path, run in PATHS.items()}
+    runs = {(name, path): (estimators.get(name), run) for name in names for path, run in PATHS.items()}
     for estimator, run in runs.values():
         run(problem, estimator, min(num_estimates, 10_000), generator)  # warm-up
     seconds = {key: float("inf") for key in runs}
@@ -102,9 +104,11 @@ if __name__ == "__main__":
     num = int(sys.argv[1]) if len(sys.argv) > 1 else NUM_ESTIMATES
     dim = int(sys.argv[2]) if len(sys.argv) > 2 else DIM
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    result = compare(num, dim, repeats)
-    print(f"gaussian dim {dim}, M = {num:,}, K = {NUM_SAMPLES}, 1 thread, best of {repeats}:")
-    for name in ESTIMATORS:
+    problem_name = sys.argv[4] if len(sys.argv) > 4 else "gaussian"
+    names = tuple(sys.argv[5].split(",")) if len(sys.argv) > 5 else ESTIMATORS
+    result = compare(num, dim, repeats, problem_name, names)
+    print(f"{problem_name} dim {dim}, M = {num:,}, K = {NUM_SAMPLES}, 1 thread, best of {repeats}:")
+    for name in names:
         base = result[name, "floor"]
         print(f"  {name:<15} " + "  ".join(
             f"{path} {result[name, path]:.3f} s ({result[name, path] / base:.2f}x floor, "

@@ -22,6 +22,7 @@ from .rebar import Rebar
 from .nvil import NVIL
 from .relax import Relax
 from .registry import Registry, split_spec
+from .rejection import RejectionReparam
 from .reparam import Reparam
 from .score_function import ScoreFunction
 
@@ -36,6 +37,7 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
     register(_cls)
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
+register(RejectionReparam)
 # Other libraries' estimators (estimators.peers) register as plugins: the entry points of
 # this package's pyproject.toml (group mcgradbench.estimators).
 

@@ -270,6 +270,12 @@ class Estimator(abc.ABC):
         check_fits(f"{what} of {estimates} of {samples}",
                    self.call_bytes(problem, num_estimates, num_samples), device,
                    hint="; ask for fewer estimates or samples")
+    def pathwise(self, distribution: Distribution) -> str:
+        """Which path the estimate differentiates through on ``distribution``, as result rows
+        record it: ``"explicit"`` (a closed-form transform of free noise), ``"implicit"``
+        (``torch.distributions``' implicit reparameterisation gradient), ``"rejection"``
+        (a reparameterised rejection sampler); ``""`` (default) for no pathwise term."""
+        return ""
 
     def applies_to(self, problem) -> bool:
         """Whether ``self(problem, ...)`` would run; never raises."""

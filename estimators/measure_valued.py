@@ -1,4 +1,4 @@
-"""Measure-valued gradient estimator for diagonal Gaussians (weak derivatives).
+"""Measure-valued gradient estimator for diagonal Gaussians and the Gamma's rate (weak derivatives).
 
 The derivative of a density is written as a scaled difference of two
 densities, ``d/dtheta_i q(z) = c_i (q+_i(z) - q-_i(z))``, so that
@@ -22,6 +22,22 @@ density, so the estimator stays unbiased; only their correlation changes.
 Cost: two evaluations of ``f`` per coordinate per sample for each of the
 two parameters, ``4 D`` evaluations per sample in ``D`` dimensions, made in
 one batched call of the cost on ``4 D`` perturbed copies of each sample.
+Gamma, rate ``b`` (shape ``a`` fixed). With the scale ``theta = 1 / b``, Mohamed et al.
+(2020, table 1) give ``d/dtheta Gamma(z; a, theta) = (a / theta) (Gamma(z; a + 1, theta) -
+Gamma(z; a, theta))``. In the rate form, from ``q = b^a z^(a-1) e^(-b z) / Gamma(a)``:
+``dq/db = q (a / b - z) = (a / b) (q - (b / a) z q)``, and ``(b / a) z q`` is the
+``Gamma(a + 1, rate b)`` density, so
+
+    d/db E f = (a / b) (E_{Gamma(a, b)} f - E_{Gamma(a + 1, b)} f)
+
+(the scale form times ``dtheta/db = -1 / b^2``). ``coupling=True`` draws the negative
+part as ``z + e``, ``e ~ Exponential(b)`` (a Gamma(a + 1) is a Gamma(a) plus an
+independent Gamma(1)), its positive part being the draw ``z`` itself; ``False`` draws
+both parts afresh. The Gamma's shape has no known weak derivative of this form (nor
+have the Beta's and the Dirichlet's concentrations): an estimate asked for one is
+refused, naming the parameter (``suites.problems.get("gamma", wrt="rate")`` differentiates
+the rate only).
+
 Other parameterisations of the scale (``log_scale``) follow by the chain
 rule, as the estimate is taken w.r.t. the Normal's ``loc`` and ``scale``.
 A cost that depends on theta directly adds its pathwise term
@@ -33,9 +49,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.distributions import Chi2, Distribution, Normal, Uniform, Weibull
+from torch.distributions import Beta, Chi2, Dirichlet, Distribution, Exponential, Gamma, Normal, Uniform, Weibull
 
-from .base import Estimator, unwrap_independent
+from .base import Estimator, replicate, unwrap_independent
 
 
 def weibull_rayleigh(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -71,11 +87,11 @@ def perturbed_copies(z: torch.Tensor, values: torch.Tensor, event_ndims: int) ->
 
 
 class MeasureValued(Estimator):
-    """Measure-valued derivative of a diagonal Gaussian: Weibull pair (mean), Maxwell-Gaussian (scale)."""
+    """Measure-valued derivative: Gaussian (Weibull, Maxwell-Gaussian pairs), Gamma rate (Gamma(a) - Gamma(a+1))."""
 
     name = "measure_valued"
     options = {"coupling": True}
-    families = ("Normal",)
+    families = ("Normal", "Gamma")
 
     def copies_per_sample(self, problem) -> int:
         # 2 evaluations x (loc, scale) x D coordinates, each on a full copy of the sample
@@ -90,15 +106,36 @@ class MeasureValued(Estimator):
         if not isinstance(self.config["coupling"], bool):
             raise ValueError(f"coupling must be True or False, got {self.config['coupling']!r}")
 
+    def applies_to(self, problem) -> bool:
+        """Whether it runs: checked on the parameters as a call differentiates them (a Gamma's
+        shape is refused only where it is a parameter, which ``requires_grad`` tells)."""
+        try:
+            self.check(problem.distribution(replicate(problem.params, 1)))
+        except ValueError:
+            return False
+        return True
+
     def check(self, distribution: Distribution) -> None:
         base, _ = unwrap_independent(distribution)
-        if type(base) is not Normal:
+        if type(base) is Gamma and base.concentration.requires_grad:
+            raise ValueError(
+                "measure_valued knows no weak derivative for the Gamma's concentration (its shape); "
+                "differentiate the rate only (gamma with wrt='rate'), or use reparam, "
+                "rejection_reparam or score_function")
+        if type(base) in (Beta, Dirichlet):
+            names = "concentration1" if type(base) is Beta else "concentration"
+            raise ValueError(
+                f"measure_valued knows no weak derivative for the {type(base).__name__}'s {names}; "
+                f"use reparam, rejection_reparam or score_function")
+        if type(base) not in (Normal, Gamma):
             raise ValueError(
                 f"measure_valued applies to diagonal Gaussians (Normal, or Independent Normal) "
-                f"only, got {type(base).__name__}; use score_function or reparam")
+                f"and the Gamma's rate only, got {type(base).__name__}; use score_function or reparam")
 
     def surrogate(self, problem, distribution, params, num_samples):
         base, event_ndims = unwrap_independent(distribution)
+        if type(base) is Gamma:
+            return self.gamma_surrogate(problem, base, event_ndims, params, num_samples)
         loc, scale = base.loc, base.scale  # (M, *factors, *event), in the graph of params
         shape = (num_samples, *loc.shape)
         with torch.no_grad():
@@ -131,4 +168,27 @@ class MeasureValued(Estimator):
         if event_ndims:
             weak = weak.sum(tuple(range(-event_ndims, 0)))
         pathwise = cost[3].mean((0, 1))  # M x *factors: zero gradient unless f depends on theta
+        return weak + pathwise
+
+    def gamma_surrogate(self, problem, base, event_ndims, params, num_samples):
+        """The Gamma's rate: ``(a / b) (f(z with z_i ~ Gamma(a, b)) - f(z with z_i ~ Gamma(a + 1, b)))``."""
+        rate = base.rate  # (M, *factors, *event), in the graph of params
+        with torch.no_grad():
+            a, b = base.concentration.detach(), rate.detach()
+            z = Gamma(a, b).sample((num_samples,))  # K x M x ... x event
+            if self.config["coupling"]:
+                positive, negative = z, z + Exponential(b).sample((num_samples,))
+            else:
+                positive, negative = Gamma(a, b).sample((num_samples,)), Gamma(a + 1, b).sample((num_samples,))
+            copies = perturbed_copies(z, torch.stack([positive, negative]), event_ndims)  # 2 x D x K x M x ...
+            size = copies.shape[1]
+        cost = problem.cost(copies.reshape(-1, *copies.shape[3:]), params)
+        cost = cost.reshape(2, size, num_samples, *cost.shape[1:])  # 2 x D x K x M x *factors
+        f = cost.detach().mean(2)  # 2 x D x M x *factors
+        event = rate.shape[rate.dim() - event_ndims:]
+        diff = (f[0] - f[1]).movedim(0, -1).reshape(rate.shape[: rate.dim() - event_ndims] + event)
+        weak = rate * (a / b) * diff
+        if event_ndims:
+            weak = weak.sum(tuple(range(-event_ndims, 0)))
+        pathwise = cost[0].mean((0, 1))  # M x *factors: zero gradient unless f depends on theta
         return weak + pathwise

@@ -16,12 +16,14 @@ UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"ba
             ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2),
             ("score_function", {"baseline": "loo_optimal"}, 4), ("measure_valued", {}, 1),
             ("measure_valued", {"coupling": False}, 2), ("delta_method", {}, 2), ("relax", {}, 1),
-            ("nvil", {}, 2)]
+            ("nvil", {}, 2),
+            ("rejection_reparam", {}, 1)]
 PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos", "exp")] + [
     ("gaussian", dict(dim=3, cost="cos", parameterization="log_scale", loc=[0.0, 0.5, -1.0])),
     ("gaussian_full", dict(dim=4)),
     ("bernoulli", dict(dim=5)), ("bernoulli", dict(dim=3, logits=[-2.0, 0.5, 2.0], target=0.45)),
     ("categorical", dict(dim=4)), ("categorical", dict(dim=2, num_classes=5)),
+    ("gamma", dict(dim=2, concentration=[0.5, 5.0], rate=[1.0, 0.5])),
 ]
 
 

@@ -305,6 +305,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "timing_samples": timing_samples,
         "timed_estimates": timed_estimates, "adapt_steps": steps, "adapt_time_s": adapt_time_s,
         "adapted_state": adapted_state, "roundtrip_s": roundtrip_s, **run_metadata(target),
+        "pathwise": estimator.pathwise(problem.distribution(problem.params)),
     }
     rows = [
         {**common, "param": name, "nonfinite": nonfinite[name],

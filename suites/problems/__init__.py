@@ -29,6 +29,9 @@ from suites.problems.logistic_regression import LogisticRegression
 from suites.problems.beta_bernoulli import BetaBernoulli
 from suites.problems.gamma_poisson import GammaPoisson
 from suites.problems.dirichlet_categorical import DirichletCategorical
+from suites.problems.gamma import Gamma
+from suites.problems.beta import Beta
+from suites.problems.dirichlet import Dirichlet
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
@@ -39,6 +42,8 @@ origin = _REGISTRY.origin
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
 register(Categorical)
+for _cls in (Gamma, Beta, Dirichlet):
+    register(_cls)
 for _cls in (BetaBernoulli, GammaPoisson, DirichletCategorical):  # conjugate models (issue 28)
     register(_cls)
 

@@ -199,8 +199,8 @@ def check_positive(name: str, value: Any) -> float:
 
 
 def vector(name: str, value: Any, dim: int, *, positive: bool = False,
-           open_unit: bool = False) -> torch.Tensor:
-    """A length-``dim`` float32 tensor from a scalar (broadcast) or a sequence.
+           open_unit: bool = False, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A length-``dim`` tensor (float32 unless ``dtype``) from a scalar (broadcast) or a sequence.
 
     ``positive`` requires every entry > 0; ``open_unit`` every entry in (0, 1).
     """
@@ -208,7 +208,7 @@ def vector(name: str, value: Any, dim: int, *, positive: bool = False,
                                    and any(isinstance(v, bool) for v in value)):
         raise OptionTypeError(f"{name} must be a number or a list of {dim} numbers, got {value!r}")
     try:
-        tensor = torch.as_tensor(value, dtype=torch.float32)
+        tensor = torch.as_tensor(value, dtype=dtype)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name} must be a number or a list of {dim} numbers, got {value!r}") from None
     if tensor.dim() > 1 or (tensor.dim() == 1 and tensor.numel() != dim):
@@ -230,3 +230,13 @@ def plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [plain(v) for v in value]
     return value
+
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def check_dtype(dtype: Any) -> torch.dtype:
+    """A problem's ``dtype`` option (``"float32"`` or ``"float64"``) as a torch dtype."""
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    return DTYPES[dtype]

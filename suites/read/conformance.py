@@ -74,6 +74,7 @@ PROBES = (
     ("gaussian", {"dim": 3, "cost": "cos"}),
     ("gaussian_full", {"dim": 3}),
     ("bernoulli", {"dim": 3}),
+    ("gamma", {"dim": 3}),
 )
 
 

@@ -41,6 +41,7 @@ STRING_COLUMNS = [
     "suite", "problem", "problem_config", "estimator", "estimator_config", "param", "device",
     "dtype", "reference", "package_version", "torch_version", "device_name", "git_commit",
     "utc_time", KEY_COLUMN, "adapted_state",
+    "pathwise",
 ]
 NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS] + [ROWS_COLUMN]
 #: Columns a stored table may lack (stored before they existed): read as NaN or "".

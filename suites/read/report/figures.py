@@ -661,3 +661,81 @@ def save(figure: plt.Figure, directory: Path, stem: str) -> list[Path]:
     finally:
         plt.close(figure)
     return paths
+
+
+# --- the `continuous` suite's figure -----------------------------------------------------
+
+#: Line styles of the two float widths in the `continuous` figure.
+DTYPE_STYLES = {"float64": "-", "float32": "--"}
+
+
+def continuous_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the `continuous` suite with their scalar ``concentration`` (a Beta's
+    ``concentration1``; its ``concentration0`` is equal in the grid) and a panel per family and
+    parameter."""
+    import json
+
+    rows = preferred_device(df[(df["suite"] == "continuous") & (df["variance"] > 0)])
+    configs = [json.loads(c) for c in rows["problem_config"]]
+    concentration = [c.get("concentration", c.get("concentration1")) for c in configs]
+    rows = rows.assign(concentration=[v if isinstance(v, (int, float)) else math.nan for v in concentration])
+    rows = rows[rows["concentration"].notna()]
+    return rows.assign(panel=rows["problem"] + " · " + rows["param"])
+
+
+def continuous_variance_vs_concentration(df: pd.DataFrame) -> plt.Figure:
+    """Variance of one estimate against the concentration, log-log, one panel per family and
+    parameter; float64 solid, float32 dashed; a ring around each point flagged biased."""
+    rows = continuous_rows(df)
+    if rows.empty:
+        raise Skip("no `continuous` suite rows (run `mcgradbench run continuous`)")
+    families = {"gamma": 0, "beta": 1, "dirichlet": 2}
+    order = sorted(panel_order(rows, "panel"), key=lambda p: families.get(p.split(" · ")[0], 3))
+    labels = sorted(rows["estimator_label"].unique())
+    colours, shapes = palette(labels), markers(labels)
+    columns = min(COL_WRAP, len(order))
+    count = math.ceil(len(order) / columns)
+    fig, axes = plt.subplots(count, columns, squeeze=False,
+                             figsize=(PANEL_HEIGHT * PANEL_ASPECT * columns, PANEL_HEIGHT * count))
+    ring = None
+    for ax, panel in zip(axes.flat, order):
+        here = rows[rows["panel"] == panel]
+        for (label, dtype), line in here.groupby(["estimator_label", "dtype"], sort=True):
+            line = line.sort_values("concentration")
+            ax.plot(line["concentration"], line["variance"], color=colours[label], marker=shapes[label],
+                    markersize=3.5, linewidth=1.1, linestyle=DTYPE_STYLES.get(dtype, ":"),
+                    label=label)
+            biased = line[line["biased"].astype(bool)]
+            if len(biased):
+                ring = ax.scatter(biased["concentration"], biased["variance"], s=70, facecolors="none",
+                                  edgecolors="black", linewidths=0.8, zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(panel)
+        ax.set_xlabel("concentration")
+        ax.set_ylabel("variance of one estimate")
+    for ax in list(axes.flat)[len(order):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    # one solid entry per estimator (its dtype is told by the line style entries)
+    handles = [plt.Line2D([], [], color=colours[label], marker=shapes[label], markersize=3.5,
+                          linewidth=1.1) for label in labels]
+    names = list(labels)
+    handles += [plt.Line2D([], [], color="grey", linestyle=s) for s in DTYPE_STYLES.values()]
+    names += list(DTYPE_STYLES)
+    if ring is not None:
+        handles.append(ring)
+        names.append("flagged biased (|z| over the Bonferroni threshold)")
+    legend_under(fig, handles, names)
+    k = sorted(rows["num_samples"].unique())
+    m = sorted(rows["num_estimates"].unique())
+    suptitle(fig, f"Variance against concentration: Gamma, Beta, Dirichlet (K = {', '.join(map(str, k))}, "
+                  f"M = {', '.join(f'{v:,}' for v in m)})")
+    return fig
+
+
+CONTINUOUS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
+    ("continuous_variance_vs_concentration", "Variance against concentration (Gamma, Beta, Dirichlet)",
+     continuous_variance_vs_concentration),
+]
+OWN_FIGURES["continuous"] = CONTINUOUS_FIGURES

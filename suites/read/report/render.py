@@ -14,6 +14,7 @@ from suites.measurement.measure import package_version
 from suites.store.atomic import atomic_write_text
 from suites.store.rundir import utc_now
 from suites.read.report import FORMATS, figures, papers, peers, tables, training
+from suites.read.report import continuous
 from suites.read.report.runs import latest, load_runs, repeated
 from suites.read.verdict import TIE_SE, verdict_frame
 
@@ -199,6 +200,10 @@ def markdown_report(df, metas, comparison, drawn, out: Path, train=None,
     if not against.empty:
         lines += [f"## {peers.TITLE}", "", f"{peers.LEGEND}.", "",
                   against.to_markdown(index=False, disable_numparse=True), ""]
+    implicit = continuous.implicit_bias_table(df) if df is not None else pd.DataFrame()
+    if not implicit.empty:
+        lines += [f"## {continuous.TITLE}", "", f"{continuous.LEGEND}.", "",
+                  implicit.to_markdown(index=False, disable_numparse=True), ""]
     lines += ["## Tables", ""]
     for suite, group in _by_suite(comparison):
         lines += [f"### Suite `{suite or '(none)'}`", ""]
@@ -303,6 +308,10 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None,
     if not against.empty:
         parts += [f"<h2>{esc(peers.TITLE)}</h2>", f"<p>{inline_code(peers.LEGEND)}.</p>",
                   scroll(against.to_html(index=False, border=0))]
+    implicit = continuous.implicit_bias_table(df) if df is not None else pd.DataFrame()
+    if not implicit.empty:
+        parts += [f"<h2>{esc(continuous.TITLE)}</h2>", f"<p>{inline_code(continuous.LEGEND)}.</p>",
+                  scroll(implicit.to_html(index=False, border=0))]
     parts.append("<h2>Tables</h2>")
     for suite, group in _by_suite(comparison):
         parts.append(f"<h3>Suite <code>{esc(suite or '(none)')}</code></h3>")

@@ -13,6 +13,7 @@ from suites.run.grids.files import GridError, builtin_grids, load_grid
 from suites.run.grids.papers import PAPERS
 from suites.run.grids.peers import PEERS
 from suites.run.grids.train import train_cells
+from suites.run.grids.continuous import CONTINUOUS
 
 #: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
 TRAIN = Suite("train", "training runs: Adam on linear_vae, bernoulli_vae(L=8) and the conjugate models "
@@ -31,6 +32,7 @@ for _suite in builtin_grids():  # core, scaling, vae: suites/run/grids/*.toml
 register(PAPERS)
 register(PEERS)
 register(TRAIN)
+register(CONTINUOUS)
 
 
 def plugin_failures() -> dict[str, str]:
