@@ -24,7 +24,9 @@ Copulas (option ``copula``):
   spacings of ``n - 1`` sorted uniforms (uniform on the simplex), so all the noise is
   uniform: at ``n = 2`` one uniform ``v`` gives ``(u_1, u_2) = (1 - v, v)``, DisARM's
   antithetic pair, and the estimate *is* DisARM's (``estimators.disarm``; the paper's
-  Theorem 2) from the same random numbers.
+  Theorem 2) from the same random numbers (reflected coordinates read the draws in
+  reverse order, which the exchangeable Dirichlet allows, so that the pairs of all
+  coordinates line up as DisARM's do).
 * ``gaussian``: ``u_k = Phi(z_k)``, ``z ~ N(0, Sigma)`` with the most negative
   equicorrelation ``Sigma = n/(n-1) I - 1/(n-1) 1 1^T`` (drawn as
   ``sqrt(n/(n-1)) (eps - mean eps)``), and ``b_k = 1[z_k < Phi^-1(p)]``; no reflection is
@@ -127,7 +129,10 @@ class ARMS(BernoulliEstimator):
         ends = torch.zeros_like(v[:1])
         d = torch.diff(torch.cat([ends, v, ends + 1]), dim=0)
         u = (1 - d).pow(n - 1)
-        return torch.where(p < 0.5, u < p, 1 - u < p).to(logits.dtype)
+        # Reflected coordinates take the draws in reverse order (the Dirichlet is exchangeable,
+        # so the law is the same): at n = 2 every coordinate's first sample is then DisARM's
+        # b~ and its second b, whichever side of 1/2 p lies, estimate for estimate.
+        return torch.where(p < 0.5, u < p, 1 - u.flip(0) < p).to(logits.dtype)
 
     def surrogate(self, problem, distribution, params, num_samples):
         n = self.config["n"]

@@ -78,11 +78,13 @@ class IndeCateR(Estimator):
 
     def evaluations(self, problem, num_samples: int) -> int:
         """``K x D x C``: every sample sets each of ``D`` variables to each of ``C`` categories."""
-        size, count = shape_of(problem.distribution(problem.params))
-        return num_samples * size * count
+        return num_samples * self.copies_per_sample(problem)
 
     def copies_per_sample(self, problem) -> int:
-        size, count = shape_of(problem.distribution(problem.params))
+        """``D x C`` points a sample evaluates the cost at (``ValueError`` where it does not apply)."""
+        distribution = problem.distribution(problem.params)
+        self.check(distribution)
+        size, count = shape_of(distribution)
         return size * count
 
     def surrogate(self, problem, distribution, params, num_samples):
@@ -101,14 +103,21 @@ class IndeCateR(Estimator):
             event_ndims = 2
         points = replaced(z, categories, event_ndims)  # D x C x K x M x factors x D [x C]
         size, count = points.shape[:2]
-        costs = problem.cost(points.reshape(size * count * num_samples, *z.shape[1:]), params)
+        # The estimate is made of differences of costs that differ in one variable of D:
+        # in float32 their rounding (relative to the cost, not to the difference) is a bias
+        # of ~1e-8 that a zero-variance estimate (a separable cost) shows at z >> 5. The
+        # costs are evaluated in float64; the gradient flows back in the parameters' dtype.
+        wide = problem.to(dtype=torch.float64) if problem.dtype != torch.float64 else problem
+        wide_params = {k: v.to(torch.float64) for k, v in params.items()}
+        points = points.to(torch.float64).reshape(size * count * num_samples, *z.shape[1:])
+        costs = wide.cost(points, wide_params)
         costs = costs.reshape(size, count, num_samples, *costs.shape[1:])  # D x C x K x M x factors
         # sum_d sum_c p_dc stop_grad(f_dc): its gradient in theta is the estimate
         weights = costs.detach().movedim((0, 1), (-2, -1))  # K x M x factors x D x C
-        score_part = (weights * probs).sum((-2, -1))
+        score_part = (weights * probs.to(weights.dtype)).sum((-2, -1))
         # f at the sample itself, with its graph, for the pathwise term: f_{d=0, c=z_0}
         at_sample = z[..., 0] if bernoulli else z[..., 0, :]
         first = costs[0].movedim(0, -1)  # K x M x factors x C
         at_sample = at_sample if not bernoulli else torch.stack([1 - at_sample, at_sample], -1)
-        pathwise = (first * at_sample).sum(-1)
-        return (score_part + pathwise).mean(0)
+        pathwise = (first * at_sample.to(first.dtype)).sum(-1)
+        return (score_part + pathwise).mean(0).to(z.dtype)
