@@ -20,13 +20,12 @@ Copulas (option ``copula``):
 
 * ``dirichlet`` (default): ``d ~ Dir(1_n)``, ``u_k = (1 - d_k)^(n-1)``. The marginal
   of ``d_k`` is ``Beta(1, n-1)``, so ``u_k ~ U(0, 1)``; the bivariate copula is
-  ``C(a, b) = max(a^(1/(n-1)) + b^(1/(n-1)) - 1, 0)^(n-1)``. ``d`` is drawn as the
-  spacings of ``n - 1`` sorted uniforms (uniform on the simplex), so all the noise is
-  uniform: at ``n = 2`` one uniform ``v`` gives ``(u_1, u_2) = (1 - v, v)``, DisARM's
-  antithetic pair, and the estimate *is* DisARM's (``estimators.disarm``; the paper's
-  Theorem 2) from the same random numbers (reflected coordinates read the draws in
-  reverse order, which the exchangeable Dirichlet allows, so that the pairs of all
-  coordinates line up as DisARM's do).
+  ``C(a, b) = max(a^(1/(n-1)) + b^(1/(n-1)) - 1, 0)^(n-1)``. ``d`` is drawn as
+  normalised ``Exp(1)`` variates (``-log(1 - U)``, so all the noise is uniform); at
+  ``n = 2`` as ``(v, 1 - v)`` from one uniform ``v``, so that ``(u_1, u_2) = (1 - v, v)``
+  is DisARM's antithetic pair and the estimate *is* DisARM's (``estimators.disarm``;
+  the paper's Theorem 2) from the same random numbers, and the exact-moment quadrature
+  (one uniform a coordinate) applies.
 * ``gaussian``: ``u_k = Phi(z_k)``, ``z ~ N(0, Sigma)`` with the most negative
   equicorrelation ``Sigma = n/(n-1) I - 1/(n-1) 1 1^T`` (drawn as
   ``sqrt(n/(n-1)) (eps - mean eps)``), and ``b_k = 1[z_k < Phi^-1(p)]``; no reflection is
@@ -107,10 +106,8 @@ class ARMS(BernoulliEstimator):
         if self.config["copula"] not in COPULAS:
             raise ValueError(f"unknown copula {self.config['copula']!r} for arms; allowed: "
                              f"{', '.join(COPULAS)}")
-
-    def evaluations(self, problem, num_samples: int) -> int:
-        """``n K``: every copula draw evaluates ``f`` at its ``n`` samples."""
-        return num_samples * self.config["n"]
+        #: cost evaluations per sample (a copula draw): its n samples, so ``evaluations`` is n K
+        self.evaluations_per_sample = n
 
     def copies_per_sample(self, problem) -> int:
         return self.config["n"]
@@ -123,16 +120,20 @@ class ARMS(BernoulliEstimator):
             eps = Normal(zero, zero + 1).sample((n, num_samples, *logits.shape))
             z = math.sqrt(n / (n - 1)) * (eps - eps.mean(0, keepdim=True))
             return (z < Normal(zero, zero + 1).icdf(p)).to(logits.dtype)
-        # d ~ Dir(1_n): the spacings of n - 1 sorted uniforms (with 0 and 1 at the ends)
-        v = self.uniform_noise(logits, (n - 1) * num_samples)
-        v = v.reshape(n - 1, num_samples, *logits.shape).sort(0).values
-        ends = torch.zeros_like(v[:1])
-        d = torch.diff(torch.cat([ends, v, ends + 1]), dim=0)
-        u = (1 - d).pow(n - 1)
-        # Reflected coordinates take the draws in reverse order (the Dirichlet is exchangeable,
-        # so the law is the same): at n = 2 every coordinate's first sample is then DisARM's
-        # b~ and its second b, whichever side of 1/2 p lies, estimate for estimate.
-        return torch.where(p < 0.5, u < p, 1 - u.flip(0) < p).to(logits.dtype)
+        if n == 2:
+            # d = (v, 1 - v): u = (1 - v, v), DisARM's pair; its reflection 1 - u read in
+            # reverse order (the Dirichlet is exchangeable) is u again, so every coordinate's
+            # first sample is DisARM's b~ and its second b, whichever side of 1/2 p lies
+            v = self.uniform_noise(logits, num_samples)
+            return (torch.stack([1 - v, v]) < p).to(logits.dtype)
+        # d ~ Dir(1_n) as normalised Exp(1) draws (the reference code's construction), with
+        # the sign of log(1 - U) cancelling in the ratio (and finite where torch.rand gives 0)
+        e = torch.log1p(-self.uniform_noise(logits, n * num_samples))
+        e = e.reshape(n, num_samples, *logits.shape)
+        u = (1 - e / e.sum(0, keepdim=True)).pow(n - 1)
+        # 1[1 - u < p] = 1 - 1[u <= 1 - p]: the reflected coordinates flip the comparison with q
+        q = torch.minimum(p, 1 - p)
+        return ((u < q) != (p >= 0.5)).to(logits.dtype)
 
     def surrogate(self, problem, distribution, params, num_samples):
         n = self.config["n"]

@@ -92,7 +92,11 @@ class IndeCateR(Estimator):
         bernoulli = isinstance(base, Bernoulli)
         with torch.no_grad():
             z = distribution.sample((num_samples,))  # K x M x factors x D [x C]
-        dtype, device = z.dtype, z.device
+        # The estimate is made of differences of costs that differ in one variable of D:
+        # in float32 their rounding (relative to the cost, not to the difference) is a bias
+        # of ~1e-8 that a zero-variance estimate (a separable cost) shows at z >> 5. The
+        # costs are evaluated in float64; the gradient flows back in the parameters' dtype.
+        dtype, device = torch.float64, z.device
         if bernoulli:
             categories = torch.tensor([0.0, 1.0], dtype=dtype, device=device)
             probs = torch.stack([1 - base.probs, base.probs], -1)  # M x factors x D x 2
@@ -101,19 +105,18 @@ class IndeCateR(Estimator):
             categories = torch.eye(z.shape[-1], dtype=dtype, device=device)
             probs = base.probs  # M x factors x D x C
             event_ndims = 2
-        points = replaced(z, categories, event_ndims)  # D x C x K x M x factors x D [x C]
+        points = replaced(z.to(dtype), categories, event_ndims)  # D x C x K x M x factors x D [x C]
         size, count = points.shape[:2]
-        # The estimate is made of differences of costs that differ in one variable of D:
-        # in float32 their rounding (relative to the cost, not to the difference) is a bias
-        # of ~1e-8 that a zero-variance estimate (a separable cost) shows at z >> 5. The
-        # costs are evaluated in float64; the gradient flows back in the parameters' dtype.
-        wide = problem.to(dtype=torch.float64) if problem.dtype != torch.float64 else problem
-        wide_params = {k: v.to(torch.float64) for k, v in params.items()}
-        points = points.to(torch.float64).reshape(size * count * num_samples, *z.shape[1:])
-        costs = wide.cost(points, wide_params)
+        wide = problem.to(dtype=dtype) if problem.dtype != dtype else problem
+        wide_params = {k: v.to(dtype) for k, v in params.items()}
+        costs = wide.cost(points.reshape(size * count * num_samples, *z.shape[1:]), wide_params)
         costs = costs.reshape(size, count, num_samples, *costs.shape[1:])  # D x C x K x M x factors
-        # sum_d sum_c p_dc stop_grad(f_dc): its gradient in theta is the estimate
+        # sum_d sum_c p_dc stop_grad(f_dc): its gradient in theta is the estimate. Centred per
+        # variable (sum_c grad p_dc = 0, so the gradient is the same) while still in float64:
+        # uncentred, the backward pass would cast costs of size ~D to float32 and take their
+        # differences there, the rounding the float64 evaluation avoids.
         weights = costs.detach().movedim((0, 1), (-2, -1))  # K x M x factors x D x C
+        weights = weights - weights.mean(-1, keepdim=True)
         score_part = (weights * probs.to(weights.dtype)).sum((-2, -1))
         # f at the sample itself, with its graph, for the pathwise term: f_{d=0, c=z_0}
         at_sample = z[..., 0] if bernoulli else z[..., 0, :]
