@@ -89,3 +89,31 @@ def test_indecater_charges_k_d_c_evaluations_where_budgets_are_matched():
     assert samples_within(est, cat, 60) == 2 and samples_within(est, cat, 29) == 0
     with pytest.raises(ValueError, match="indecater applies to"):
         est.evaluations(suites.problems.get("gaussian"), 1)
+
+
+# measure's `biased` flag: max per-coordinate |z| beyond the Bonferroni threshold z* at a
+# family-wise false-alarm rate of 1e-3 per parameter row; the 19 rows below (bernoulli 3,
+# categorical 1, bernoulli_vae 3 estimators x 5 parameters) make a false alarm over the test
+# at most 19 x 1e-3 = 1.9e-2. Power: a coordinate biased by (z* + 1.28) standard errors is
+# flagged with probability >= 0.9 (z* = 4.4 at 10 coordinates, 5.1 at 120), i.e. a bias of
+# about 6 sd / sqrt(M): 0.04 sd at M = 20,000 (toys), 0.1 sd at M = 4,000 (bernoulli_vae, a
+# small instance: 10 data points, 4 latents, so that IndeCateR's 8 evaluations a sample fit).
+# double_cv at a fixed alpha = 0.5 (no adaptation), so that its control variate and the
+# correction are both in play.
+NEW_CASES = [("arms", {}, 1), ("double_cv", {"alpha": 0.5}, 2), ("indecater", {}, 1)]
+
+
+@pytest.mark.parametrize("problem,config,m", [("bernoulli", {"dim": 10}, 20_000),
+                                              ("categorical", {"dim": 10}, 20_000),
+                                              ("bernoulli_vae", {"num_data": 10, "latent_dim": 4}, 4_000)])
+def test_no_new_estimator_is_flagged_biased(problem, config, m):
+    prob = suites.problems.get(problem, **config)
+    ran = 0
+    for name, options, k in NEW_CASES:
+        est = estimators.get(name, **options)
+        if not est.applies_to(prob):
+            continue
+        rows = suites.measure(prob, est, m, num_samples=k, seed=11, min_run_time=0, adapt_steps=0)
+        assert not rows["biased"].any(), rows[["estimator", "param", "max_abs_z"]]
+        ran += 1
+    assert ran == (1 if problem == "categorical" else 3)
