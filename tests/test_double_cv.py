@@ -51,24 +51,29 @@ def test_double_cv_exact_moments_are_the_enumeration_by_hand():
 
 
 class Thresholded(Problem):
-    """A cost of b through a comparison: no gradient in b."""
+    """A cost of b through a comparison: no gradient in b (with ``weighted``, a gradient in
+    the parameters all the same)."""
 
     name = "thresholded"
-    params = {"logits": torch.zeros(2)}
     config = {}
+
+    def __init__(self, weighted: bool):
+        self.params, self.weighted = {"logits": torch.zeros(2)}, weighted
 
     def distribution(self, params):
         return Independent(Bernoulli(logits=params["logits"], validate_args=False), 1)
 
     def cost(self, z, params):
-        return (z > 0.5).sum(-1).to(z.dtype)
+        hard = (z > 0.5).to(z.dtype)
+        return (hard * params["logits"]).sum(-1) if self.weighted else hard.sum(-1)
 
 
-def test_double_cv_refuses_a_cost_without_a_gradient_in_b_and_one_sample():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_double_cv_refuses_a_cost_without_a_gradient_in_b_and_one_sample(weighted):
     est = estimators.get("double_cv")
     with pytest.raises(ValueError, match="double_cv needs a cost differentiable in the binary "
                                          "sample b; the cost of thresholded is not"):
-        est(Thresholded(), 4, 2)
+        est(Thresholded(weighted), 4, 2)
     with pytest.raises(ValueError, match="num_samples >= 2"):
         est(suites.problems.get("bernoulli"), 4, 1)
 
