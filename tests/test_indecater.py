@@ -117,3 +117,18 @@ def test_no_new_estimator_is_flagged_biased(problem, config, m):
         assert not rows["biased"].any(), rows[["estimator", "param", "max_abs_z"]]
         ran += 1
     assert ran == (1 if problem == "categorical" else 3)
+
+
+def test_a_grid_budget_gives_indecater_the_k_its_evaluations_allow(tmp_path):
+    from suites.run.grids.files import load_grid
+
+    path = tmp_path / "budget.toml"
+    path.write_text('name = "budget"\ndescription = "d"\nnum_estimates = 10\n'
+                    '[[problems]]\nname = "bernoulli"\nconfigs = [{dim = 1}, {dim = 5}, {dim = 20}]\n'
+                    '[[estimators]]\nname = "indecater"\nevaluations = [20]\n'
+                    '[[estimators]]\nname = "arms"\noptions = [{n = 2}, {n = 5}]\nevaluations = [20]\n')
+    cells = load_grid(path).cells(["cpu"])
+    got = {(c.problem_config["dim"], c.estimator, c.estimator_config.get("n"), c.num_samples) for c in cells}
+    # IndeCateR: 2 D evaluations a sample (20 // 2, 20 // 10; none at dim 20, 40 > 20); ARMS: n a draw
+    assert {g for g in got if g[1] == "indecater"} == {(1, "indecater", None, 10), (5, "indecater", None, 2)}
+    assert {(n, k) for _, e, n, k in got if e == "arms"} == {(2, 10), (5, 4)}
