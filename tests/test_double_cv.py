@@ -46,8 +46,7 @@ def test_double_cv_exact_moments_are_the_enumeration_by_hand():
     assert by_hand(p, 0.0)[1] == pytest.approx(float(exact_moments(
         prob, estimators.get("score_function", baseline="loo"), num_samples=2).variance["logits"]), rel=1e-9)
     assert abs(variance - by_hand(p, 0.0)[1]) > 1e-3 * variance
-    row = suites.measure(prob, est, 20_000, num_samples=2, seed=2, min_run_time=0, adapt_steps=0).iloc[0]
-    assert abs(row["exact_variance_z"]) < 4.5 and row["exact_mean_max_abs_z"] < 4.5
+    # (sampled against exact: tests/test_exact.py, after adaptation)
 
 
 class Thresholded(Problem):
