@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from .arm import ARM
+from .arms import ARMS
 from .base import Estimator, sampling_from, unwrap_independent
 from .delta_method import DeltaMethod
 from .disarm import DisARM
+from .double_cv import DoubleCV
 from .gumbel_rao import GumbelRao
+from .indecater import IndeCateR
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbel
 from .measure_valued import MeasureValued
 from .rebar import Rebar
@@ -38,6 +41,9 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
 register(RejectionReparam)
+register(ARMS)
+register(IndeCateR)
+register(DoubleCV)
 # Other libraries' estimators (estimators.peers) register as plugins: the entry points of
 # this package's pyproject.toml (group mcgradbench.estimators).
 

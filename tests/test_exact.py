@@ -243,6 +243,9 @@ ESTIMATOR_CONFIGS = [
     ("gumbel_softmax", {"temperature": 0.1}, 4), ("gumbel_softmax", {"temperature": 1.0}, 1),
     ("straight_through_gumbel", {"temperature": 0.5}, 4),
     ("straight_through_gumbel", {"temperature": 1.0}, 1),
+    # ARMS at n = 2 (one uniform a coordinate; from n = 3 the copula's thresholds are not
+    # axis-aligned and no exact value is given), double CV, IndeCateR (exact: separable costs)
+    ("arms", {"n": 2}, 2), ("double_cv", {}, 2), ("indecater", {}, 1),
 ]
 PROBLEMS_1D = [
     ("gaussian", dict(dim=1, cost="square", loc=0.5, scale=1.0, k=1.0)),

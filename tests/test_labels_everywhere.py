@@ -18,7 +18,7 @@ def test_a_printed_problem_label_selects_its_own_configuration_and_no_other():
     for c in cells:
         prob = suites.problems.get(c.problem, **c.problem_config)
         built[(c.problem, prob.config_json)] = prob
-    assert len(built) == 15
+    assert len(built) == 16  # with categorical(cost=mean_square,dim=10)
     for (name, config), prob in built.items():
         label = problem_label(name, config)
         chosen = {key for key in built if label_names("problem", label, key[0], json.loads(key[1]))}

@@ -17,9 +17,29 @@ def test_papers_grid_has_the_published_configurations():
     assert {(c.problem_config["loc"], c.problem_config["scale"], c.problem_config["dim"])
             for c in gaussian} == {(1.0, 1.0, 1)}
     assert {c.estimator for c in gaussian} == {"score_function", "reparam", "measure_valued"}
-    toy = [c for c in cells if c.problem == "bernoulli"]
+    toy = [c for c in cells if c.problem == "bernoulli" and "probs" not in c.problem_config]
     assert sorted({c.problem_config["target"] for c in toy}) == [0.45, 0.499]
     assert {"score_function", "disarm", "rebar"} <= {c.estimator for c in toy}
+
+
+def test_papers_arms_and_indecater_cells_spend_equal_cost_evaluations():
+    import estimators
+    from suites import problems
+
+    cells = grids.get("papers").cells(["cpu"])
+    arms = [c for c in cells if c.problem == "bernoulli" and "probs" in c.problem_config]
+    assert {c.problem_config["target"] for c in arms} == {0.49}
+    assert sorted({c.estimator_config["n"] for c in arms if c.estimator == "arms"}) == [2, 4, 6, 8, 10]
+    indecater = [c for c in cells if c.problem == "categorical"]
+    assert {c.estimator for c in indecater} == {"indecater", "score_function"}
+    for group in (arms, indecater):
+        spent = {}
+        for c in group:  # per problem configuration, every estimator spends the same budgets
+            problem = problems.get(c.problem, **c.problem_config)
+            cost = estimators.get(c.estimator, **c.estimator_config).evaluations(problem, c.num_samples)
+            spent.setdefault(problem.label, {}).setdefault(c.estimator, set()).add(cost)
+        for label, by_estimator in spent.items():
+            assert len({frozenset(v) for v in by_estimator.values()}) == 1, (label, by_estimator)
 
 
 def test_papers_run_renders_both_figures(tmp_path):
@@ -96,5 +116,6 @@ def test_the_papers_sweep_is_drawn_in_its_own_figures_only():
     rows = pd.DataFrame({"suite": ["core", "papers", "papers"], "problem": "gaussian"})
     assert list(figures.shared_rows(rows)["suite"]) == ["core"]
     assert [stem for stem, _, _ in figures.suite_figures(rows)] == [
-        "papers_variance_vs_k", "papers_toy_log_variance"]
+        "papers_variance_vs_k", "papers_toy_log_variance", "papers_arms_variance_vs_n",
+        "papers_indecater_variance"]
     assert figures.suite_figures(rows[rows["suite"] == "core"]) == []

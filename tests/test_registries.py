@@ -7,8 +7,9 @@ from suites.run import grids
 
 def test_names_are_sorted_and_complete():
     builtin = [n for n in estimators.names() if estimators.origin(n) == "built-in"]
-    assert builtin == ["arm", "delta_method", "disarm", "gumbel_rao", "gumbel_softmax",
-                       "measure_valued", "nvil", "rebar", "rejection_reparam", "relax", "reparam", "score_function",
+    assert builtin == ["arm", "arms", "delta_method", "disarm", "double_cv", "gumbel_rao",
+                       "gumbel_softmax", "indecater", "measure_valued", "nvil", "rebar",
+                       "rejection_reparam", "relax", "reparam", "score_function",
                        "straight_through_gumbel"]
     assert estimators.names() == sorted(estimators.names())
     assert {"gaussian", "gaussian_full", "bernoulli", "categorical"} <= set(suites.problems.names())

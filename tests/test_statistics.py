@@ -16,8 +16,8 @@ UNBIASED = [("score_function", {"baseline": "none"}, 1), ("score_function", {"ba
             ("rebar", {}, 1), ("rebar", {"eta": 0.5, "temperature": 1.0}, 2),
             ("score_function", {"baseline": "loo_optimal"}, 4), ("measure_valued", {}, 1),
             ("measure_valued", {"coupling": False}, 2), ("delta_method", {}, 2), ("relax", {}, 1),
-            ("nvil", {}, 2),
-            ("rejection_reparam", {}, 1)]
+            ("nvil", {}, 2), ("arms", {"n": 3, "copula": "gaussian"}, 2), ("double_cv", {}, 2),
+            ("indecater", {}, 1), ("rejection_reparam", {}, 1)]
 PROBLEMS = [("gaussian", dict(dim=5, cost=c)) for c in ("square", "linear", "cos", "exp")] + [
     ("gaussian", dict(dim=3, cost="cos", parameterization="log_scale", loc=[0.0, 0.5, -1.0])),
     ("gaussian_full", dict(dim=4)),

@@ -24,14 +24,18 @@ def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples
             assert cell.num_samples >= 2
     assert set(by_problem) == {"linear_vae", "bernoulli_vae", "logistic_regression"}
     for problem, runs in by_problem.items():
-        assert {k for name, k in runs if name not in ("disarm", "arm")} == {1, 2, 8}
+        assert {k for name, k in runs if name not in ("disarm", "arm", "arms", "double_cv")} == {1, 2, 8}
         names = {name for name, _ in runs}
         if problem == "bernoulli_vae":
             assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm",
-                             "rebar", "arm", "gumbel_rao", "relax", "nvil"}
+                             "rebar", "arm", "gumbel_rao", "relax", "nvil", "arms", "double_cv",
+                             "indecater"}
             # (Dis)ARM's pairs: K/2 of them for the same K cost evaluations
             assert {k for name, k in runs if name == "disarm"} == {1, 4}
             assert {k for name, k in runs if name == "arm"} == {1, 4}
+            # ARMS: one draw of n = 8 samples; double CV: 4 samples of f and grad f (8 evaluations)
+            assert {k for name, k in runs if name == "arms"} == {1}
+            assert {k for name, k in runs if name == "double_cv"} == {4}
         else:
             assert names == {"score_function", "reparam", "nvil"}
     families = {c.problem_config.get("family") for c in cells if c.problem == "logistic_regression"}

@@ -38,6 +38,15 @@ class IgnoresGenerator(Reparam):
         return super().__call__(problem, num_estimates, num_samples, None)
 
 
+class SameNoiseEveryCall(Reparam):
+    """Reseeds itself at every call: estimates vary within a call, never between calls."""
+
+    name = "same_noise_every_call"
+
+    def __call__(self, problem, num_estimates, num_samples=1, generator=None):
+        return super().__call__(problem, num_estimates, num_samples, torch.Generator().manual_seed(0))
+
+
 class GradientOffByFactor(Gaussian):
     """A Gaussian whose exact gradient is twice the true one."""
 

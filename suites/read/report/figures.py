@@ -532,7 +532,7 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
     problem has one: bars of log10 variance would grow downward from 10^0, the longest
     bar the lowest variance (Tucker et al. 2017, figure 1; Grathwohl et al. 2018, figure 1).
     """
-    rows = papers_rows(df, "bernoulli")
+    rows = rebar_toy_rows(df)
     if rows.empty or "target" not in rows:
         raise Skip("no `papers` suite rows on the bernoulli toy (run `mcgradbench run papers`)")
     rows = rows[rows["variance"] > 0]
@@ -577,6 +577,111 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def rebar_toy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The `papers` rows of the REBAR/RELAX toy: the Bernoulli cells set by logit (ARMS's toy
+    sets ``probs``)."""
+    rows = papers_rows(df, "bernoulli")
+    return rows[rows["probs"].isna()] if "probs" in rows else rows
+
+
+def arms_toy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The `papers` rows of ARMS's toy (Bernoulli cells set by ``probs``), with ``method`` (the
+    estimator without ARMS's n) and ``evaluations``: the cost evaluations of one estimate, as
+    ``Estimator.evaluations`` charges them (n for ARMS, K for the score function, 2 K for DisARM)."""
+    import json
+
+    import estimators
+
+    from suites import problems
+
+    rows = papers_rows(df, "bernoulli")
+    if rows.empty or "probs" not in rows:
+        return rows.iloc[:0]
+    rows = rows[rows["probs"].notna()].copy()
+
+    def evaluations(row) -> int:
+        estimator = estimators.get(row["estimator"], **json.loads(row["estimator_config"] or "{}"))
+        problem = problems.get(row["problem"], **json.loads(row["problem_config"]))
+        return estimator.evaluations(problem, int(row["num_samples"]))
+
+    rows["evaluations"] = [evaluations(row) for _, row in rows.iterrows()] if len(rows) else []
+    rows["method"] = rows["estimator"].where(rows["estimator"] == "arms", rows["estimator_label"])
+    return rows
+
+
+def draw_rings(ax, x, exact) -> object | None:
+    """The exact values (where finite) as unfilled black rings; the last artist, or None."""
+    finite = np.isfinite(np.asarray(exact, dtype=float))
+    if not finite.any():
+        return None
+    return ax.scatter(np.asarray(x)[finite], np.asarray(exact, dtype=float)[finite], marker="o",
+                      s=70, facecolors="none", edgecolors="black", linewidths=0.8, zorder=3)
+
+
+def papers_arms_variance_vs_n(df: pd.DataFrame) -> plt.Figure:
+    """ARMS's toy (b - 0.49)^2: variance against cost evaluations n, one panel per p, beside
+    the leave-one-out score function and DisARM at the same evaluations (Dimitriev & Zhou
+    2021, figure 1, whose curves run along a training run's p)."""
+    rows = arms_toy_rows(df)
+    if rows.empty:
+        raise Skip("no `papers` suite rows on ARMS's toy (run `mcgradbench run papers`)")
+    rows = rows[rows["variance"] > 0]
+    methods = sorted(rows["method"].unique())
+    colours, shapes = palette(methods), markers(methods)
+    probs = sorted(rows["probs"].unique())
+    fig, axes = plt.subplots(1, len(probs), squeeze=False, sharey=True,
+                             figsize=(PANEL_HEIGHT * PANEL_ASPECT * len(probs), PANEL_HEIGHT + 0.6))
+    handles, ring = {}, None
+    for ax, p in zip(axes.flat, probs):
+        here = rows[rows["probs"] == p]
+        for method in methods:
+            part = here[here["method"] == method].sort_values("evaluations")
+            if part.empty:
+                continue
+            handles[method] = ax.errorbar(part["evaluations"], part["variance"], yerr=part["variance_se"],
+                                          color=colours[method], marker=shapes[method], markersize=4,
+                                          capsize=2, linewidth=1.2, label=method)
+            ring = draw_rings(ax, part["evaluations"], part["exact_variance"]) or ring
+        ax.set_yscale("log")
+        ax.set_title(f"p = {p:g}")
+        ax.set_xlabel("cost evaluations per estimate (n)")
+    axes[0, 0].set_ylabel("variance of one estimate")
+    fig.tight_layout()
+    labels = list(handles)
+    if ring is not None:
+        handles["exact"], labels = ring, labels + ["exact (enumeration)"]
+    legend_under(fig, list(handles.values()), labels)
+    suptitle(fig, f"Reproduced: ARMS's toy f(b) = (b - {rows['target'].iloc[0]:g})², one Bernoulli "
+                  "(error bars: ±1 se)")
+    return fig
+
+
+def papers_indecater_variance(df: pd.DataFrame) -> plt.Figure:
+    """IndeCateR against the score function at equal cost evaluations on the non-separable
+    categorical cost: variance against the dimension D (one IndeCateR sample costs 3 D)."""
+    rows = papers_rows(df, "categorical")
+    if rows.empty:
+        raise Skip("no `papers` suite rows on the categorical problem (run `mcgradbench run papers`)")
+    rows = rows[rows["variance"] > 0]
+    labels = sorted(rows["estimator_label"].unique())
+    colours, shapes = palette(labels), markers(labels)
+    fig, ax = plt.subplots(figsize=(PANEL_HEIGHT * PANEL_ASPECT + 0.4, PANEL_HEIGHT + 0.6))
+    for label in labels:
+        part = rows[rows["estimator_label"] == label].sort_values("dim")
+        ax.errorbar(part["dim"], part["variance"], yerr=part["variance_se"], color=colours[label],
+                    marker=shapes[label], markersize=4, capsize=2, linewidth=1.2,
+                    label=f"{label}, K = " + "/".join(str(k) for k in part["num_samples"]))
+    ax.set_yscale("log")
+    ax.set_xlabel("dimension D (3 classes; 3 D cost evaluations per estimate)")
+    ax.set_ylabel("variance of one estimate")
+    fig.tight_layout()
+    handles, names = ax.get_legend_handles_labels()
+    legend_under(fig, handles, names)
+    suptitle(fig, "Reproduced: IndeCateR against the score function, (mean z·v - t)², equal "
+                  "evaluations (error bars: ±1 se)")
+    return fig
+
+
 class Panelled(NamedTuple):
     """A figure of one panel per value of the column ``panel`` that its ``rows`` make; the
     report draws it once per problem family, in parts of at most ``MAX_PANELS`` panels."""
@@ -602,6 +707,9 @@ FIGURES: list[Panelled] = [
 PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("papers_variance_vs_k", "Reproduced: JMLR 2020 variance against k", papers_variance_vs_k),
     ("papers_toy_log_variance", "Reproduced: REBAR/RELAX toy log-variance", papers_toy_log_variance),
+    ("papers_arms_variance_vs_n", "Reproduced: ARMS toy, variance against n", papers_arms_variance_vs_n),
+    ("papers_indecater_variance", "Reproduced: IndeCateR against the score function",
+     papers_indecater_variance),
 ]
 
 

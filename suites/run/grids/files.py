@@ -25,9 +25,11 @@ cost evaluations), over ``M``, seeds and devices::
 
     [[estimators]]
     name = "disarm"
-    evaluations = [4]                       # ... or a budget of cost evaluations per estimate:
-    evaluations_per_sample = 2              # K = floor(evaluations / evaluations_per_sample); default
-                                            # the estimator's own (DisARM 2, REBAR 3, others 1)
+    evaluations = [4]                       # ... or a budget of cost evaluations per estimate: the
+                                            # largest K whose estimate costs at most that on each
+                                            # problem (Estimator.evaluations: DisARM 2 K, REBAR
+                                            # 3 K, IndeCateR K D C, others K); or
+    evaluations_per_sample = 2              # K = floor(evaluations / evaluations_per_sample)
 
 Cells are every problem config x M x device x estimator option x K x seed
 where the estimator applies to the problem and accepts that ``K`` (a
@@ -45,7 +47,7 @@ from typing import Any, Sequence
 
 from estimators.registry import check_keywords, split_spec
 
-from suites.run.grids.base import Cell, Suite, default_devices
+from suites.run.grids.base import Cell, Suite, default_devices, samples_within
 
 TOP_KEYS = {"name": "a string", "description": "a string", "num_estimates": "an integer >= 2 or a list of them",
             "seeds": "a list of integers", "devices": "a list of cpu, cuda or cuda:N",
@@ -162,13 +164,16 @@ def parse_grid(data: dict, source: str = "<grid>") -> Suite:
             ks = _int_list(source, where + "num_samples", entry["num_samples"], 1, ESTIMATOR_KEYS["num_samples"])
         else:
             budgets = _int_list(source, where + "evaluations", entry["evaluations"], 1, ESTIMATOR_KEYS["evaluations"])
-            default_per = getattr(estimators.get(ename, **options[0]), "evaluations_per_sample", 1)
-            per = _int_list(source, where + "evaluations_per_sample",
-                            entry.get("evaluations_per_sample", default_per), 1,
-                            ESTIMATOR_KEYS["evaluations_per_sample"])
-            if len(per) != 1 or isinstance(entry.get("evaluations_per_sample", 1), list):
-                raise _fail(source, where + "evaluations_per_sample", "must be one integer >= 1")
-            ks = [b // per[0] for b in budgets if b // per[0] >= 1]
+            if "evaluations_per_sample" in entry:
+                per = _int_list(source, where + "evaluations_per_sample", entry["evaluations_per_sample"],
+                                1, ESTIMATOR_KEYS["evaluations_per_sample"])
+                if len(per) != 1 or isinstance(entry["evaluations_per_sample"], list):
+                    raise _fail(source, where + "evaluations_per_sample", "must be one integer >= 1")
+                ks = [b // per[0] for b in budgets if b // per[0] >= 1]
+            else:
+                # K per problem and option in grid_cells, from Estimator.evaluations: what
+                # advise and the verdict charge (IndeCateR's K D C, ARMS's n K)
+                ks = ("budgets", budgets)
         estimator_entries.append((ename, options, ks))
 
     def build(chosen: Sequence[str]) -> list[Cell]:
@@ -204,7 +209,12 @@ def grid_cells(problem_entries, estimator_entries, devices: Sequence[str], seeds
                         estimator = estimators.get(ename, **option)
                         if not estimator.applies_to(problem):
                             continue
-                        for k in ks:
+                        if isinstance(ks, tuple):  # ("budgets", [N, ...]): the largest K within N
+                            ks_here = [k for k in (samples_within(estimator, problem, b) for b in ks[1])
+                                       if k >= 1]
+                        else:
+                            ks_here = ks
+                        for k in ks_here:
                             try:
                                 estimator.check_num_samples(k)
                             except ValueError:

@@ -1,4 +1,4 @@
-"""The `papers` suite: cells that reproduce two published variance figures.
+"""The `papers` suite: cells that reproduce published variance figures.
 
 (a) Mohamed, Rosca, Figurnov & Mnih 2020 (JMLR), the variance figure of
 section 8 (figure 7): 1-D ``N(mu=1, sigma=1)``, cost ``(x - k)^2`` for
@@ -18,6 +18,10 @@ differently at the same budget of cost evaluations: DisARM and ARM 2
 antithetic pairs, REBAR 1 sample (3 evaluations). The measure-valued
 estimator costs 4 evaluations a sample in 1-D (2 per parameter), so its
 ``K = 4`` cells spend 16: its variances are of that costlier estimate.
+
+(c) ARMS's toy (variance against the number of samples ``n``) and (d) IndeCateR against
+the score function on a non-separable categorical cost: below, each at equal cost
+evaluations.
 """
 from __future__ import annotations
 
@@ -60,8 +64,56 @@ def toy_cells(device: str) -> list[Cell]:
 
 
 def build(devices):
-    return [cell for device in devices for cell in gaussian_cells(device) + toy_cells(device)]
+    return [cell for device in devices for cell in gaussian_cells(device) + toy_cells(device)
+            + arms_cells(device) + indecater_cells(device)]
 
 
 PAPERS = Suite("papers", "reproduced figures: JMLR 2020 variance vs k on N(1, 1) with (x - k)^2; "
-               "REBAR/RELAX toy (b - t)^2, t = 0.45, 0.499; K=4, M=20,000", build)
+               "REBAR/RELAX toy (b - t)^2, t = 0.45, 0.499; ARMS toy (b - 0.49)^2 against n; "
+               "IndeCateR on (mean z . v - t)^2; K=4 or equal evaluations, M=20,000", build)
+
+
+# (c) ARMS (Dimitriev & Zhou 2021, the toy of figure 1 and of alekdimi/arms toy_problem.py):
+# one Bernoulli, f(b) = (b - 0.49)^2, variance against the number of samples n (the
+# paper's 2, 4, 6, 8, 10) at several p, beside the estimators it was compared with at the
+# same n cost evaluations: the leave-one-out score function with K = n and DisARM with
+# n / 2 antithetic pairs. The paper draws these as curves along a training run (no printed
+# numbers); here each is one cell at a fixed p. p and 1 - p give the same variances on this
+# toy (each estimate is a function of f(1) - f(0) and of the samples, which reflect), so
+# only p <= 1/2 is measured.
+ARMS_TARGET = 0.49
+ARMS_PROBS = (0.1, 0.3)
+ARMS_SAMPLES = (2, 4, 6, 8, 10)
+
+
+def arms_cells(device: str) -> list[Cell]:
+    import estimators
+
+    if "arms" not in estimators.names():
+        return []
+    config = lambda p: {"dim": 1, "target": ARMS_TARGET, "probs": p}
+    return [cell for p in ARMS_PROBS for n in ARMS_SAMPLES for cell in (
+        Cell("bernoulli", config(p), "arms", {"n": n}, device, NUM_ESTIMATES, 1),
+        Cell("bernoulli", config(p), "score_function", {"baseline": "loo"}, device, NUM_ESTIMATES, n),
+        Cell("bernoulli", config(p), "disarm", {}, device, NUM_ESTIMATES, n // 2))]
+
+
+# (d) IndeCateR (De Smet et al. 2023) against the score function with the leave-one-out
+# baseline (the paper's RLOO) at equal cost evaluations, on the non-separable categorical
+# cost (mean_i z_i . v - t)^2 with 3 classes: one IndeCateR sample costs D x 3 evaluations,
+# the score function takes K = 3 D samples. The paper plots its synthetic experiments
+# (no table of variances to set beside ours).
+INDECATER_DIMS = (2, 5, 10)
+
+
+def indecater_cells(device: str) -> list[Cell]:
+    import estimators
+
+    if "indecater" not in estimators.names():
+        return []
+    config = lambda d: {"dim": d, "cost": "mean_square"}
+    return [cell for d in INDECATER_DIMS for cell in (
+        Cell("categorical", config(d), "indecater", {}, device, NUM_ESTIMATES, 1),
+        Cell("categorical", config(d), "score_function", {"baseline": "loo"}, device, NUM_ESTIMATES,
+             3 * d))]
+
