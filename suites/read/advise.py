@@ -54,6 +54,8 @@ import estimators as estimator_registry
 from suites import problems as problem_registry
 from suites.measurement.measure import measure, timed_call
 from suites.run.grids.base import samples_within
+from suites.read.ranking import CRITERIA, TIE_SE, cell_totals, rank, significance  # noqa: F401
+from suites.read.text import fitted, records
 
 #: Numbers (estimates x samples x elements) one advice measurement may hold, about: sets the
 #: default M so that a large problem (bernoulli_vae) is advised in minutes, not hours.
@@ -61,13 +63,6 @@ ELEMENTS = 2**25
 DEFAULT_ESTIMATES = (200, 10_000)
 #: Range of the timing rounds, over their median, above which the caveats warn.
 NOISY_TIMING = 0.25
-#: Combined standard errors within which two estimators are tied (two-sided ~5% false alarm).
-TIE_SE = 2.0
-#: What each ranking ranks by: (column, its standard error, words).
-CRITERIA = {"work": ("work_variance", "work_variance_se",
-                     "work-normalised variance (evaluations x total variance)"),
-            "time": ("time_variance", "time_variance_se",
-                     "time-normalised variance (seconds per estimate x total variance)")}
 DEFAULT_ROUNDS = 5
 
 
@@ -147,22 +142,21 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
             continue
         # Timed below, every estimator in turn, not here one after the other.
         measured = measure(problem, estimator, m, k, seed=seed, min_run_time=0)
-        coordinates = int(measured["numel"].sum())
-        trace = float((measured["variance"] * measured["numel"]).sum())
-        trace_se = math.sqrt(float(((measured["variance_se"] * measured["numel"]) ** 2).sum()))
+        totals = cell_totals(measured)
+        trace, trace_se = totals["total_variance"], totals["total_variance_se"]
         cost = estimator.evaluations(problem, k)
         runs.append((estimator, k))
         rows.append({
             "estimator": label, "K": k, "evaluations": cost,
             "total_variance": trace, "total_variance_se": trace_se,
-            "mean_variance": trace / coordinates, "mean_variance_se": trace_se / coordinates,
+            "mean_variance": trace / totals["coordinates"],
+            "mean_variance_se": trace_se / totals["coordinates"],
             "work_variance": trace * cost, "work_variance_se": trace_se * cost,
-            "bias_norm": math.sqrt(float((measured["bias_norm"] ** 2).sum())),
-            "bias_se": math.sqrt(float((measured["bias_se"] ** 2).sum())),
-            "max_abs_z": float(measured["max_abs_z"].max()),
+            "bias_norm": totals["bias_norm"], "bias_se": totals["bias_se"],
+            "max_abs_z": totals["max_abs_z"],
             # Declared biased counts even where M is too small to see it (straight-through at low
             # temperature on bernoulli_vae at M = 200).
-            "biased": bool(measured["biased"].any()) or not getattr(estimator, "unbiased", True),
+            "biased": totals["flagged"] or not getattr(estimator, "unbiased", True),
             "declared_unbiased": bool(getattr(estimator, "unbiased", True)),
             "num_estimates": m,
             "chunk": int(measured["timed_estimates"].iloc[0]),
@@ -182,44 +176,6 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
     table["time_variance_se"] = table["time_variance"] * [
         math.hypot(v, t) for v, t in zip(variance_rse, time_rse)]
     return rank(table.drop(columns="chunk"), by), skipped
-
-
-def rank(table: pd.DataFrame, by: str = "work") -> pd.DataFrame:
-    """``table`` sorted (unbiased first, by ``by``'s criterion; non-finite values last) with
-    ``rank`` (unbiased rows) and ``tied`` (within ``TIE_SE`` combined se of the best)."""
-    column, se, _ = CRITERIA[by]
-    finite = table[column].map(math.isfinite)
-    table = (table.assign(_finite=~finite)
-             .sort_values(["biased", "_finite", column], kind="stable")
-             .drop(columns="_finite").reset_index(drop=True))
-    unbiased = ~table["biased"] & table[column].map(math.isfinite)
-    table["rank"] = pd.array([i + 1 if u else None for i, u in enumerate(unbiased)], dtype="Int64")
-    table["tied"] = False
-    if unbiased.any():
-        best = table[unbiased].iloc[0]
-        table.loc[unbiased, "tied"] = [
-            significance(best[column], best[se], v, s) < TIE_SE
-            for v, s in zip(table.loc[unbiased, column], table.loc[unbiased, se])]
-    table["by"] = by
-    return table
-
-
-def significance(best: float, best_se: float, other: float, other_se: float) -> float:
-    """How many combined standard errors ``other`` lies above ``best``, on the log scale.
-
-    ``(ln other - ln best) / sqrt(rse_best^2 + rse_other^2)``, ``rse = se / value`` (the
-    delta method): timings, and so time-normalised variances, are noisy by factors, and
-    a linear gap over a large absolute se would tie values 10^5 apart. Where a value is
-    not positive, the linear ``(other - best) / sqrt(se_best^2 + se_other^2)``; ``inf``
-    where both are exact and differ.
-    """
-    if best > 0 and other > 0:
-        gap, noise = math.log(other / best), math.hypot(best_se / best, other_se / other)
-    else:
-        gap, noise = other - best, math.hypot(best_se, other_se)
-    if noise > 0 and math.isfinite(noise):
-        return gap / noise
-    return 0.0 if gap == 0 else math.inf
 
 
 def recommendation(table: pd.DataFrame) -> str:
@@ -312,21 +268,6 @@ def views(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ranked, apart
 
 
-def fitted(frame: pd.DataFrame, width: int) -> str:
-    """``frame`` as a plain table within ``width`` columns: estimator labels wrap."""
-    from tabulate import tabulate
-
-    from suites.read.summary import wrap_label
-
-    # tabulate pads a header to its width plus 2 (MIN_PADDING) and puts columns 2 apart.
-    others = sum(max(len(str(h)) + 2, frame[h].astype(str).str.len().max()) + 2
-                 for h in frame.columns if h != "estimator")
-    label_width = max(12, width - others - 1)
-    frame = frame.assign(estimator=[wrap_label(e, label_width) for e in frame["estimator"]])
-    return tabulate(frame.values.tolist(), headers=list(frame.columns), tablefmt="simple",
-                    disable_numparse=True)
-
-
 def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: Sequence[str],
            width: int = 80) -> str:
     """The printed advice within ``width`` columns: ranked unbiased table, biased table,
@@ -358,8 +299,6 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
 def as_json(problem_label: str, table: pd.DataFrame, evaluations: int,
             skipped: Sequence[str]) -> dict:
     """The advice as data (``--format json``): every row, the recommendation and caveats."""
-    from suites.read.summary import records
-
     rows = records(table.astype(object).where(table.notna(), None))
     ranked = table[table["rank"].notna()]
     best = list(ranked[ranked["tied"]]["estimator"]) if len(ranked) else []

@@ -11,7 +11,7 @@ time-normalised variance (``tr Cov x t``, ``t`` the stored seconds per
 estimate; its standard error combines the variance's with the timing's
 interquartile range over 1.349, a normal sd). The best is reported with its
 ratio to the next and whether the two differ by more than ``TIE_SE`` combined
-standard errors on the log scale (``suites.advise.significance``); candidates
+standard errors on the log scale (``suites.read.ranking.significance``); candidates
 flagged or declared biased are listed apart with their bias.
 """
 from __future__ import annotations
@@ -21,8 +21,9 @@ import math
 
 import pandas as pd
 
-from suites.read.advise import TIE_SE, significance
 from suites.problems.labels import estimator_label, problem_label
+from suites.read.ranking import (TIE_SE, best_per_estimator, cell_totals, largest_m,
+                                 seconds_per_estimate, significance)
 
 #: The interquartile range of a normal sample over its standard deviation.
 IQR_PER_SD = 1.349
@@ -61,14 +62,12 @@ def candidates(df: pd.DataFrame) -> pd.DataFrame:
         problem_label=[problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
         estimator_label=[estimator_label(n, c) for n, c in zip(df["estimator"], df["estimator_config"])])
     keys = ["suite", "problem_label", "device", "estimator_label", "num_samples"]
-    # Where a suite sweeps M (scaling), the largest M speaks for the cell.
-    df = df[df["num_estimates"] == df.groupby(keys)["num_estimates"].transform("max")]
     rows = []
-    for key, cell in df.groupby(keys, sort=False):
+    for key, cell in largest_m(df, keys).groupby(keys, sort=False):
         cell = cell.drop_duplicates("param", keep="last")
-        per_estimate = float(cell["time_s"].iloc[0] / cell["timed_estimates"].iloc[0])
-        trace = float((cell["variance"] * cell["numel"]).sum())
-        trace_se = math.sqrt(float(((cell["variance_se"] * cell["numel"]) ** 2).sum()))
+        totals = cell_totals(cell)
+        trace, trace_se = totals["total_variance"], totals["total_variance_se"]
+        per_estimate = seconds_per_estimate(cell["time_s"].iloc[0], cell["timed_estimates"].iloc[0])
         evaluations = _evaluations(key[1], key[3], int(key[4]))
         time_rse = float(cell["time_iqr_s"].iloc[0] / cell["time_s"].iloc[0]) / IQR_PER_SD
         time_rse = time_rse if math.isfinite(time_rse) else 0.0
@@ -81,9 +80,9 @@ def candidates(df: pd.DataFrame) -> pd.DataFrame:
             "time_per_estimate_s": per_estimate,
             "time_variance": trace * per_estimate,
             "time_variance_se": trace * per_estimate * math.hypot(variance_rse, time_rse),
-            "bias_norm": math.sqrt(float((cell["bias_norm"] ** 2).sum())),
-            "bias_se": math.sqrt(float((cell["bias_se"] ** 2).sum())),
-            "biased": bool(cell["biased"].any()) or not _declared_unbiased(key[3]),
+            "bias_norm": totals["bias_norm"], "bias_se": totals["bias_se"],
+            "declared_unbiased": _declared_unbiased(key[3]),
+            "biased": totals["flagged"] or not _declared_unbiased(key[3]),
         })
     return pd.DataFrame(rows)
 
@@ -100,10 +99,7 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
             biased["estimator_label"], biased["num_samples"], biased["bias_norm"], biased["bias_se"]))
         for by in ("work", "time"):
             column, se = f"{by}_variance", f"{by}_variance_se"
-            # Each estimator at its best K: the next is another estimator, not the same at
-            # another K.
-            ranked = group[~group["biased"] & group[column].map(math.isfinite)].sort_values(
-                column, kind="stable").drop_duplicates("estimator_label")
+            ranked = best_per_estimator(group, column, "estimator_label")
             row = {"suite": suite, "problem": problem, "device": device, "by": by,
                    "best": None, "K": None, "value": math.nan, "se": math.nan, "next": None,
                    "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart}
