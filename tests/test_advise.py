@@ -168,7 +168,7 @@ def test_time_ranking_times_every_estimator_in_each_round():
             calls.append(self.name)
 
     problem = suites.problems.get("bernoulli", dim=1)
-    times = advice.interleaved_times(problem, [(Recorder("a"), 1), (Recorder("b"), 1)], 10, 0,
+    times = advice.interleaved_times(problem, [(Recorder("a"), 1, 10), (Recorder("b"), 1, 10)], 0,
                                      min_run_time=3e-4, rounds=3)
     assert [len(t) for t in times] == [3, 3]
     firsts = [calls.index("b")] + [i for i in range(1, len(calls)) if calls[i] != calls[i - 1]]

@@ -45,7 +45,7 @@ import re
 import statistics
 import tomllib
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -54,7 +54,8 @@ import estimators as estimator_registry
 from suites import problems as problem_registry
 from suites.measurement.measure import measure, timed_call
 from suites.run.grids.base import samples_within
-from suites.read.ranking import CRITERIA, TIE_SE, cell_totals, rank, significance  # noqa: F401
+from suites.read.ranking import (CRITERIA, TIE_SE, cell_totals, rank, seconds_per_estimate,  # noqa: F401
+                                 significance)
 from suites.read.text import fitted, records
 
 #: Numbers (estimates x samples x elements) one advice measurement may hold, about: sets the
@@ -85,25 +86,31 @@ def default_num_estimates(problem, evaluations: int) -> int:
     return max(low, min(high, ELEMENTS // size))
 
 
-def interleaved_times(problem, runs: Sequence[tuple[Any, int]], num_estimates: int, seed: int,
-                      min_run_time: float, rounds: int) -> list[list[float]]:
-    """Per (estimator, K) of ``runs``: the median seconds per call of each of ``rounds`` rounds.
+def interleaved_times(problem, runs: Sequence[tuple[Any, int, int]], seed: int,
+                      min_run_time: float, rounds: int,
+                      progress: Callable[[str], None] | None = None) -> list[list[float]]:
+    """Per (estimator, K, estimates per call) of ``runs``: the median seconds per call of each
+    of ``rounds`` rounds.
 
     Round ``r`` times every estimator once, in turn, for ``min_run_time / rounds`` seconds,
     so that a load that comes and goes is spread over all of them rather than falling on one.
+    Each call produces the estimates ``measure`` would time for that estimator (one chunk:
+    ``run``'s timing rule), so that ``advise``'s seconds per estimate are ``run``'s.
     """
     times: list[list[float]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for i, (estimator, k) in enumerate(runs):
-            median, _, _ = timed_call(problem, estimator, num_estimates, k, seed,
-                                      min_run_time / rounds)
+    for r in range(rounds):
+        if progress:
+            progress(f"timing round {r + 1}/{rounds}")
+        for i, (estimator, k, calls) in enumerate(runs):
+            median, _, _ = timed_call(problem, estimator, calls, k, seed, min_run_time / rounds)
             times[i].append(median)
     return times
 
 
 def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None, seed: int = 0,
            min_run_time: float = 0.2, variants: Sequence[tuple[str, dict]] | None = None,
-           by: str = "work", rounds: int = DEFAULT_ROUNDS) -> tuple[pd.DataFrame, list[str]]:
+           by: str = "work", rounds: int = DEFAULT_ROUNDS,
+           progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Measure every applicable variant at ``evaluations`` cost evaluations per estimate.
 
     Returns one row per estimator variant and the variants not run, each with its
@@ -111,9 +118,12 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
     ``total_variance`` (tr Cov over every coordinate) and ``mean_variance`` (per
     coordinate), each with ``_se``; ``work_variance`` = evaluations x total and
     ``time_variance`` = seconds per estimate x total, with ``_se``;
-    ``time_per_estimate_s`` and ``time_spread``; ``bias_norm``, ``bias_se``,
+    ``time_per_estimate_s`` (the median over rounds of the seconds of one call, over the
+    estimates that call produced: ``measure``'s timed chunk, as ``run`` times it) and
+    ``time_spread`` (the rounds' range over that median); ``bias_norm``, ``bias_se``,
     ``max_abs_z``, ``biased``; ``rank`` (unbiased only, by ``by``) and ``tied``
-    (within ``TIE_SE`` combined standard errors of the best).
+    (within ``TIE_SE`` combined standard errors of the best). ``progress``, where given,
+    is called with a line before each measurement and each timing round.
     """
     if isinstance(evaluations, bool) or not isinstance(evaluations, int) or evaluations < 1:
         raise ValueError(f"--evaluations must be an integer >= 1, got {evaluations!r}")
@@ -127,7 +137,8 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         problem = problem_registry.get(problem)
     m = num_estimates or default_num_estimates(problem, evaluations)
     rows, skipped, runs = [], [], []
-    for name, options in (variants or default_variants()):
+    variants = list(variants or default_variants())
+    for i, (name, options) in enumerate(variants):
         estimator = estimator_registry.get(name, **options)
         label = estimator.label
         if not estimator.applies_to(problem):
@@ -140,12 +151,14 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         except ValueError as error:
             skipped.append(f"{label}: not run at {evaluations} evaluations ({error})")
             continue
+        if progress:
+            progress(f"[{i + 1}/{len(variants)}] {label} K={k} M={m:,}")
         # Timed below, every estimator in turn, not here one after the other.
         measured = measure(problem, estimator, m, k, seed=seed, min_run_time=0)
         totals = cell_totals(measured)
         trace, trace_se = totals["total_variance"], totals["total_variance_se"]
         cost = estimator.evaluations(problem, k)
-        runs.append((estimator, k))
+        runs.append((estimator, k, int(measured["timed_estimates"].iloc[0])))
         rows.append({
             "estimator": label, "K": k, "evaluations": cost,
             "total_variance": trace, "total_variance_se": trace_se,
@@ -159,15 +172,14 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
             "biased": totals["flagged"] or not getattr(estimator, "unbiased", True),
             "declared_unbiased": bool(getattr(estimator, "unbiased", True)),
             "num_estimates": m,
-            "chunk": int(measured["timed_estimates"].iloc[0]),
         })
     if not rows:
         raise ValueError(f"no estimator applies to {problem.label} at {evaluations} evaluations")
     table = pd.DataFrame(rows)
-    chunk = int(table["chunk"].min())  # every estimator timed on calls of the same size
-    times = interleaved_times(problem, runs, chunk, seed, min_run_time, rounds)
-    per_estimate = [statistics.median(t) / chunk for t in times]
-    table["time_per_estimate_s"] = per_estimate
+    times = interleaved_times(problem, runs, seed, min_run_time, rounds, progress)
+    table["timed_estimates"] = [calls for _, _, calls in runs]
+    table["time_per_estimate_s"] = [seconds_per_estimate(statistics.median(t), calls)
+                                    for t, (_, _, calls) in zip(times, runs)]
     table["time_spread"] = [(max(t) - min(t)) / statistics.median(t) for t in times]
     time_rse = [statistics.stdev(t) / math.sqrt(len(t)) / statistics.median(t) if len(t) > 1
                 else math.nan for t in times]
@@ -175,7 +187,7 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
     variance_rse = table["total_variance_se"] / table["total_variance"]
     table["time_variance_se"] = table["time_variance"] * [
         math.hypot(v, t) for v, t in zip(variance_rse, time_rse)]
-    return rank(table.drop(columns="chunk"), by), skipped
+    return rank(table, by), skipped
 
 
 def recommendation(table: pd.DataFrame) -> str:
@@ -253,6 +265,7 @@ def views(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         ranked["evals×var"] = [pm(v, s) for v, s in zip(unbiased["work_variance"],
                                                         unbiased["work_variance_se"])]
         ranked["µs/est"] = us
+        ranked["range"] = [f"{s:.0%}" for s in unbiased["time_spread"]]
     else:
         ranked["µs/est"] = us
         ranked["range"] = [f"{s:.0%}" for s in unbiased["time_spread"]]
@@ -286,10 +299,10 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
              wrap("total var: variance of one estimate summed over every parameter coordinate "
                   "(trace of its covariance) ± se; evals: cost evaluations of one estimate; "
                   + ("evals×var: their product, the variance per unit of work; "
-                     if by == "work" else
-                     "s×var: seconds per estimate × total var; range: of the timing "
-                     "rounds, over their median; ")
-                  + "µs/est: median wall-clock time per estimate; # =1: tied with the best "
+                     if by == "work" else "s×var: seconds per estimate × total var; ")
+                  + "µs/est: median wall-clock time per estimate (of a call of one chunk of "
+                  "estimates, as run times it); range: of the timing rounds, over their median; "
+                  "# =1: tied with the best "
                   f"(within {TIE_SE:g} combined standard errors)."), "", "Caveats:"]
     parts += [textwrap.fill(line, width, initial_indent="- ", subsequent_indent="  ")
               for line in caveats(problem_label, table, evaluations, skipped)]
