@@ -1,0 +1,237 @@
+"""What users read (advise, the verdict, run's summary and JSON, the report), checked by value:
+each number recomputed here from ``measure``'s rows of the same seeded cells, or from rows
+written by hand, never from a table the same code built.
+
+Statistics here are of fixed seeds and recomputed exactly (no bound has a false-alarm rate):
+the same estimates measured twice give the same moments to the last bit.
+"""
+import json
+import math
+import statistics
+
+import pandas as pd
+import pytest
+
+import estimators
+import suites
+from suites.measurement import measure as measurement
+from suites.read import advise as advice
+from suites.read import summary, verdict
+from suites.read.ranking import TIE_SE
+
+CHUNK = 300  # estimates per batched pass here; every M below spans several
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(measurement, "default_chunk_size", lambda problem, k: CHUNK)
+
+
+# --- advise's columns from measure's rows ------------------------------------------------
+
+#: Seconds of one timed call, per estimator and round (what a patched timer returns).
+ROUND_TIMES = {"reparam": [1.0e-3, 1.3e-3, 0.9e-3], "score_function": [2.0e-3, 2.0e-3, 2.6e-3]}
+
+
+@pytest.fixture
+def gaussian_advice(small_chunks, monkeypatch):
+    calls = {name: iter(times) for name, times in ROUND_TIMES.items()}
+    sizes = []
+
+    def timer(problem, estimator, num_estimates, num_samples, seed, min_run_time):
+        sizes.append(num_estimates)
+        return next(calls[estimator.label]), math.nan, 1
+
+    monkeypatch.setattr(advice, "timed_call", timer)
+    problem = suites.problems.get("gaussian", dim=2)  # loc and scale: two parameters of 2
+    table, _ = advice.advise(problem, 4, 1200, min_run_time=0.03, by="time", rounds=3,
+                             variants=[("reparam", {}), ("score_function", {})])
+    assert sizes == [CHUNK] * 6  # each call one timed chunk, as run times it, never M
+    return problem, table.set_index("estimator")
+
+
+def test_advise_columns_are_measures_rows_combined(gaussian_advice):
+    problem, table = gaussian_advice
+    for name in ("reparam", "score_function"):
+        rows = measurement.measure(problem, estimators.get(name), 1200, 4, seed=0,
+                                   min_run_time=0)
+        assert len(rows) == 2 and (rows["numel"] == 2).all()
+        got = table.loc[name]
+        total = float((rows["variance"] * rows["numel"]).sum())
+        # the parameters' standard errors in quadrature, each scaled by its coordinates
+        total_se = math.sqrt(sum((s * n) ** 2 for s, n in zip(rows["variance_se"], rows["numel"])))
+        assert got["total_variance"] == pytest.approx(total, rel=1e-12)
+        assert got["total_variance_se"] == pytest.approx(total_se, rel=1e-12)
+        assert got["mean_variance_se"] == pytest.approx(total_se / 4, rel=1e-12)
+        assert got["evaluations"] == 4
+        assert got["work_variance"] == pytest.approx(4 * total, rel=1e-12)
+        assert got["work_variance_se"] == pytest.approx(4 * total_se, rel=1e-12)
+        assert got["bias_norm"] == pytest.approx(math.hypot(*rows["bias_norm"]), rel=1e-12)
+        assert got["bias_se"] == pytest.approx(math.hypot(*rows["bias_se"]), rel=1e-12)
+        assert got["max_abs_z"] == max(rows["max_abs_z"])
+
+
+def test_advise_times_are_per_timed_estimate_and_the_time_se_is_the_rounds_spread(gaussian_advice):
+    _, table = gaussian_advice
+    for name, times in ROUND_TIMES.items():
+        got = table.loc[name]
+        median = statistics.median(times)
+        assert got["time_per_estimate_s"] == pytest.approx(median / CHUNK, rel=1e-12)
+        assert got["time_spread"] == pytest.approx((max(times) - min(times)) / median, rel=1e-12)
+        time_rse = statistics.stdev(times) / math.sqrt(3) / median
+        variance_rse = got["total_variance_se"] / got["total_variance"]
+        value = got["total_variance"] * median / CHUNK
+        assert got["time_variance"] == pytest.approx(value, rel=1e-12)
+        assert got["time_variance_se"] == pytest.approx(
+            value * math.hypot(variance_rse, time_rse), rel=1e-12)
+
+
+def printed_cell(value: float, se: float) -> str:
+    return f"{value:.3g}±{se:.2g}"
+
+
+def test_the_printed_advice_shows_the_rows_values(gaussian_advice):
+    problem, table = gaussian_advice
+    work = advice.rank(table.reset_index(), "work")
+    text = advice.render(problem.label, work, 4, [], width=100)
+    for _, row in work.iterrows():
+        line = next(line for line in text.splitlines() if f" {row['estimator']} " in line)
+        words = line.split()
+        assert words[4] == printed_cell(row["total_variance"], row["total_variance_se"])
+        assert words[5] == printed_cell(row["work_variance"], row["work_variance_se"])
+        assert words[6] == f"{row['time_per_estimate_s'] * 1e6:.3g}"
+        assert words[7] == f"{row['time_spread']:.0%}"
+
+
+# --- ranking and ties --------------------------------------------------------------------
+
+def rows_at(gaps, rse=0.05):
+    """Unbiased rows whose work values lie ``gaps`` combined (log) standard errors above 1."""
+    values = [math.exp(g * math.hypot(rse, rse)) for g in gaps]
+    return pd.DataFrame({"estimator": [f"e{i}" for i in range(len(gaps))], "K": 4,
+                         "biased": False, "declared_unbiased": True, "max_abs_z": 1.0,
+                         "work_variance": values, "work_variance_se": [v * rse for v in values]})
+
+
+def test_the_tie_rule_is_two_combined_standard_errors():
+    table = advice.rank(rows_at([0.0, 1.5, 1.99, 2.01, 2.5]), "work")
+    assert TIE_SE == 2.0
+    assert list(table["tied"]) == [True, True, True, False, False]
+    data = advice.as_json("p", table.assign(evaluations=4, total_variance=1.0,
+                                            total_variance_se=0.1, num_estimates=100,
+                                            time_spread=0.0, time_per_estimate_s=1e-6), 4, [])
+    assert data["best"] == ["e0", "e1", "e2"]  # every estimator tied with the best
+
+
+def test_biased_rows_come_last_unranked_also_when_only_declared_biased():
+    rows = rows_at([3.0, 0.0, 1.0]).assign(
+        biased=[False, True, False], declared_unbiased=[True, False, True])
+    table = advice.rank(rows, "work")
+    assert list(table["estimator"]) == ["e2", "e0", "e1"]
+    assert table["rank"].tolist()[:2] == [1, 2] and pd.isna(table["rank"].iloc[2])
+
+
+def test_advise_keeps_a_declared_biased_estimator_apart_though_unflagged():
+    # reparam's own estimates under a class that declares itself biased: the z test cannot
+    # flag them (they are unbiased), the declaration alone sets them apart.
+    fixture = "tests.plugin_fixtures.broken_estimators:DeclaredBiased"
+    table, _ = advice.advise(suites.problems.get("gaussian", dim=1), 2, 300, min_run_time=1e-4,
+                             rounds=1, variants=[(fixture, {}), ("score_function", {})])
+    row = table.iloc[-1]
+    assert row["estimator"] != "score_function" and not row["declared_unbiased"]
+    assert row["biased"] and pd.isna(row["rank"])
+    assert row["max_abs_z"] < 4.5  # false alarm 7e-6 per coordinate
+    assert advice.recommendation(table) == "Use score_function: the only unbiased estimator that applies."
+    assert not any("declares itself unbiased" in line for line in advice.caveats("p", table, 2, []))
+
+
+def test_the_caveat_names_only_estimators_that_claim_no_bias_but_were_flagged():
+    rows = rows_at([0.0, 1.0, 2.0]).assign(
+        biased=[True, True, False], declared_unbiased=[True, False, True],
+        max_abs_z=[9.0, 1.0, 0.5], num_estimates=100, time_spread=0.0)
+    lines = advice.caveats("p", advice.rank(rows, "work"), 4, [])
+    named = [line for line in lines if "declares itself unbiased" in line]
+    assert named == ["e0 declares itself unbiased but was flagged biased (max |z| = 9.0): "
+                     "check it with `mcgradbench check estimator`."]
+
+
+# --- the verdict from stored rows --------------------------------------------------------
+
+def stored(cells):
+    """Result rows by hand: (estimator, config, K, M, variance per parameter, biased), one
+    parameter ``logits`` of one coordinate, timed 0.01 s a call of 100 estimates."""
+    rows = []
+    for i, (name, config, k, m, variance, biased) in enumerate(cells):
+        rows.append({"suite": "s", "problem": "bernoulli", "problem_config": '{"dim": 1}',
+                     "estimator": name, "estimator_config": json.dumps(config), "device": "cpu",
+                     "param": "logits", "numel": 1, "num_estimates": m, "num_samples": k,
+                     "seed": 0, "variance": variance, "variance_se": 0.05 * variance,
+                     "bias_norm": 0.01, "bias_se": 0.01, "max_abs_z": 1.0, "biased": biased,
+                     "z_untested": 0, "nonfinite": 0, "time_s": 0.01, "time_iqr_s": 0.0,
+                     "timed_estimates": 100})
+    return pd.DataFrame(rows)
+
+
+LOO, SF = ("score_function", {"baseline": "loo"}), ("score_function", {"baseline": "none"})
+GAP = 0.05 * math.sqrt(2)  # one combined (log) standard error of two rows of rse 0.05
+
+
+def test_the_verdict_sentence_for_a_tie_at_the_best_k_and_largest_m():
+    cells = [(*LOO, 4, 1000, 1.0, False),
+             (*LOO, 2, 1000, 2.1, False),            # the same estimator at another K: not "next"
+             (*SF, 4, 1000, math.exp(1.5 * GAP), False),
+             (*SF, 4, 100, 0.01, False),             # M = 100 of a cell measured at M = 1000
+             ("gumbel_softmax", {"temperature": 1.0}, 4, 1000, 1e-3, False)]  # declared biased
+    table = verdict.verdicts(stored(cells)).set_index("by")
+    work = table.loc["work"]
+    assert verdict.sentence(work) == ("score_function(baseline=loo) (K=4), 1.11x below "
+                                      "score_function (K=4): tied within 2 se (1.5)")
+    assert "by work: " + verdict.sentence(work) in verdict.format_verdicts(stored(cells), 200)
+    assert work["biased"] == "gumbel_softmax (K=4) ‖bias‖ 0.01±0.01"
+    # seconds per timed estimate: 0.01 s over the 100 estimates of a call, not over M
+    found = verdict.candidates(stored(cells)).set_index(["estimator_label", "num_samples"])
+    assert found.loc[("score_function", 4), "time_per_estimate_s"] == pytest.approx(1e-4)
+    assert found.loc[("score_function", 4), "M"] == 1000
+
+
+def test_the_verdict_sentence_for_a_significant_gap():
+    cells = [(*LOO, 4, 1000, 1.0, False), (*SF, 4, 1000, math.exp(10 * GAP), False)]
+    work = verdict.verdicts(stored(cells)).set_index("by").loc["work"]
+    assert verdict.sentence(work) == ("score_function(baseline=loo) (K=4), 2.03x below "
+                                      "score_function (K=4): significant (10 se)")
+
+
+def test_the_latest_runs_row_speaks_for_a_cell_measured_twice():
+    from suites.read.report.runs import latest
+    first = stored([(*LOO, 4, 1000, 1.0, False), (*SF, 4, 1000, 3.0, False)])
+    again = stored([(*SF, 4, 1000, 0.5, False)])  # the later run: now score_function is best
+    both = pd.concat([first, again], ignore_index=True)
+    work = verdict.verdicts(both).set_index("by").loc["work"]
+    assert work["best"] == "score_function" and work["value"] == pytest.approx(4 * 0.5)
+    assert latest(both.assign(estimator_config=both["estimator_config"]))["variance"].tolist() == [1.0, 0.5]
+
+
+def test_rebar_and_relax_cost_three_evaluations_a_sample_in_advise_and_the_verdict():
+    from suites.run.grids.base import samples_within
+    problem = suites.problems.get("bernoulli", dim=1)
+    for name in ("rebar", "relax"):
+        assert samples_within(estimators.get(name), problem, 7) == 2
+        assert verdict._evaluations("bernoulli(dim=1)", name, 2) == 6
+
+
+# --- run's summary and JSON --------------------------------------------------------------
+
+def test_summary_and_json_print_the_rows_own_variance_se_and_time_per_timed_estimate():
+    rows = stored([(*LOO, 4, 1000, 2.0, False)]).assign(variance_se=0.3, bias_se=0.7,
+                                                        bias_norm=0.05)
+    view = summary.summary_table(rows).iloc[0]
+    assert view["variance"] == "2±0.3" and view["µs/est"] == "100"  # 0.01 s / 100 estimates
+    data = json.loads(summary.summary_json(rows))
+    assert data["rows"][0]["time_per_estimate_s"] == pytest.approx(1e-4)
+
+
+def test_the_untested_mark_is_where_no_coordinate_was_tested_only():
+    from suites.read.report.tables import untested_mark
+    assert untested_mark(math.nan, 3) == " †"   # none of 3 tested
+    assert untested_mark(2.5, 2) == ""          # 1 of 3 tested: a test, of fewer coordinates
+    assert untested_mark(2.5, 0) == ""
