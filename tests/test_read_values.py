@@ -235,3 +235,44 @@ def test_the_untested_mark_is_where_no_coordinate_was_tested_only():
     assert untested_mark(math.nan, 3) == " †"   # none of 3 tested
     assert untested_mark(2.5, 2) == ""          # 1 of 3 tested: a test, of fewer coordinates
     assert untested_mark(2.5, 0) == ""
+
+
+# --- zero variance at the estimates' resolution ------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_exact_zero_computed_in_floats_is_stored_as_zero_and_not_flagged(dtype):
+    # The delta method on a quadratic cost returns the exact gradient in every estimate: its
+    # sampled spread (1e-12 in float32, 1e-30 in float64) is rounding of sums of O(1) terms,
+    # also in scale's coordinates, whose own values are far smaller than those terms.
+    problem = suites.problems.get("gaussian", dim=3, cost="square", loc=[0.3, -1.7, 2.9],
+                                  scale=[0.5, 2.0, 1.3])
+    rows = measurement.measure(problem, estimators.get("delta_method"), 400, 2, seed=0,
+                               min_run_time=0, dtype=dtype, exact=False)
+    assert (rows["variance"] == 0).all() and (rows["variance_se"] == 0).all()
+    assert (rows["mse"] == rows["bias_norm"] ** 2 / 3).all()
+    # its bias, rounding too, tested against that rounding: z is a number, and small
+    assert (rows["z_untested"] == 0).all() and not rows["biased"].any()
+    assert rows["max_abs_z"].max() < 1
+    eps = {"float32": 1.1920929e-07, "float64": 2.220446049250313e-16}[dtype]
+    # the cell's largest number: loc's gradient 2 (mu - k) = -5.4, as rms and as |g|
+    assert rows["variance_floor"].iloc[0] == pytest.approx((8 * eps * 2 * 5.4) ** 2, rel=1e-5)
+    # reparam's real spread stays: same cell size, variance far above the floor
+    reparam = measurement.measure(problem, estimators.get("reparam"), 400, 2, seed=0,
+                                  min_run_time=0, dtype=dtype, exact=False)
+    assert (reparam["variance"] > 1).all()
+
+
+def test_a_zero_variance_best_reads_as_zero_never_infx(recwarn):
+    import warnings
+    warnings.simplefilter("error")
+    cells = [("delta_method", {}, 2, 1000, 0.0, False), (*LOO, 4, 1000, 1.0, False)]
+    rows = stored(cells).assign(problem="gaussian", problem_config='{"dim": 1}')
+    work = verdict.verdicts(rows).set_index("by").loc["work"]
+    assert verdict.sentence(work) == ("delta_method (K=2), zero variance, below "
+                                      "score_function(baseline=loo) (K=4): significant (20 se)")
+    both = stored(cells).assign(problem="gaussian", problem_config='{"dim": 1}', variance=0.0)
+    work = verdict.verdicts(both).set_index("by").loc["work"]
+    assert "zero variance, as" in verdict.sentence(work) and "tied" in verdict.sentence(work)
+    table = advice.rank(rows_at([0.0, 3.0]).assign(work_variance=[0.0, 2.0],
+                                                   work_variance_se=[0.0, 0.1]), "work")
+    assert "0 ± 0, zero variance, lower than the next, e1 (20.0 standard" in advice.recommendation(table)

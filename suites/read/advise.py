@@ -54,8 +54,8 @@ import estimators as estimator_registry
 from suites import problems as problem_registry
 from suites.measurement.measure import measure, timed_call
 from suites.run.grids.base import samples_within
-from suites.read.ranking import (CRITERIA, TIE_SE, cell_totals, rank, seconds_per_estimate,  # noqa: F401
-                                 significance)
+from suites.read.ranking import (CRITERIA, TIE_SE, below, cell_totals, rank,  # noqa: F401
+                                 seconds_per_estimate, significance)
 from suites.read.text import fitted, records
 
 #: Numbers (estimates x samples x elements) one advice measurement may hold, about: sets the
@@ -184,7 +184,9 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
     time_rse = [statistics.stdev(t) / math.sqrt(len(t)) / statistics.median(t) if len(t) > 1
                 else math.nan for t in times]
     table["time_variance"] = table["total_variance"] * table["time_per_estimate_s"]
-    variance_rse = table["total_variance_se"] / table["total_variance"]
+    # an exact 0 (float rounding, suites.measurement) has no relative error: 0, not 0 / 0
+    variance_rse = [s / v if v > 0 else 0.0 for v, s in
+                    zip(table["total_variance"], table["total_variance_se"])]
     table["time_variance_se"] = table["time_variance"] * [
         math.hypot(v, t) for v, t in zip(variance_rse, time_rse)]
     return rank(table, by), skipped
@@ -207,11 +209,10 @@ def recommendation(table: pd.DataFrame) -> str:
         return (f"Tied: {names}: within {TIE_SE:g} combined standard errors of the best "
                 f"{words.split(' (')[0]} ({best[column]:.3g} ± {best[se]:.2g}); use any of them.")
     second = ranked.iloc[1]
-    ratio = second[column] / best[column]
     z = significance(best[column], best[se], second[column], second[se])
     return (f"Use {best['estimator']} (K={best['K']}): {words.split(' (')[0]} {best[column]:.3g} "
-            f"± {best[se]:.2g}, {ratio:.3g}x lower than the next, {second['estimator']} "
-            f"({z:.1f} standard errors apart).")
+            f"± {best[se]:.2g}, {below(best[column], second[column], 'lower than')} the next, "
+            f"{second['estimator']} ({z:.1f} standard errors apart).")
 
 
 def caveats(problem_label: str, table: pd.DataFrame, evaluations: int,

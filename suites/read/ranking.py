@@ -78,6 +78,23 @@ def significance(best: float, best_se: float, other: float, other_se: float) -> 
     return 0.0 if gap == 0 else math.inf
 
 
+def ratio(best: float, other: float) -> float:
+    """``other / best``: ``inf`` where only the best is 0, NaN where both are (no numpy
+    divide-by-zero warning on a terminal)."""
+    best, other = float(best), float(other)
+    if best == 0:
+        return math.nan if other == 0 else math.inf
+    return other / best
+
+
+def below(best: float, other: float, word: str = "below") -> str:
+    """``13.7x below``; ``zero variance, below`` where the best is exactly 0 (its spread was
+    float rounding, ``suites.measurement``); ``zero variance, as`` where both are."""
+    if float(best) == 0:
+        return "zero variance, as" if float(other) == 0 else f"zero variance, {word}"
+    return f"{ratio(best, other):.3g}x {word}"
+
+
 def tied(best: float, best_se: float, other: float, other_se: float) -> bool:
     """Whether ``other`` lies within ``TIE_SE`` combined standard errors of ``best``."""
     return significance(best, best_se, other, other_se) < TIE_SE

@@ -22,7 +22,7 @@ import math
 import pandas as pd
 
 from suites.problems.labels import estimator_label, problem_label
-from suites.read.ranking import (TIE_SE, best_per_estimator, cell_totals, largest_m,
+from suites.read.ranking import (TIE_SE, below, best_per_estimator, cell_totals, largest_m, ratio,
                                  seconds_per_estimate, significance)
 
 #: The interquartile range of a normal sample over its standard deviation.
@@ -102,6 +102,7 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
             ranked = best_per_estimator(group, column, "estimator_label")
             row = {"suite": suite, "problem": problem, "device": device, "by": by,
                    "best": None, "K": None, "value": math.nan, "se": math.nan, "next": None,
+                   "next_value": math.nan,
                    "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart}
             if len(ranked):
                 best = ranked.iloc[0]
@@ -111,7 +112,8 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
                 second = ranked.iloc[1]
                 z = significance(best[column], best[se], second[column], second[se])
                 row.update(next=f"{second['estimator_label']} (K={int(second['num_samples'])})",
-                           ratio=second[column] / best[column], z=z, significant=bool(z >= TIE_SE))
+                           next_value=second[column], ratio=ratio(best[column], second[column]),
+                           z=z, significant=bool(z >= TIE_SE))
             out.append(row)
     return pd.DataFrame(out)
 
@@ -125,7 +127,7 @@ def sentence(row) -> str:
         return text + ", the only unbiased one"
     verdict = (f"significant ({row['z']:.0f} se)" if row["significant"] else
                f"tied within {TIE_SE:g} se ({row['z']:.1f})")
-    return f"{text}, {row['ratio']:.3g}x below {row['next']}: {verdict}"
+    return f"{text}, {below(row['value'], row['next_value'])} {row['next']}: {verdict}"
 
 
 def format_verdicts(df: pd.DataFrame, width: int = 80) -> str:
