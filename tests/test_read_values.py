@@ -276,3 +276,43 @@ def test_a_zero_variance_best_reads_as_zero_never_infx(recwarn):
     table = advice.rank(rows_at([0.0, 3.0]).assign(work_variance=[0.0, 2.0],
                                                    work_variance_se=[0.0, 0.1]), "work")
     assert "0 ± 0, zero variance, lower than the next, e1 (20.0 standard" in advice.recommendation(table)
+
+
+# --- the report's tables -----------------------------------------------------------------
+
+def report_rows(cells, **columns):
+    """``stored`` rows with what the report's tables read besides, annotated as the report does."""
+    from suites.read.report.runs import annotate
+    defaults = dict(exact_variance=math.nan, exact_variance_z=math.nan, exact_bias_norm=math.nan,
+                    adapt_steps=0, adapt_time_s=math.nan, device_name="cpu x", reference="exact",
+                    run="r")
+    rows = stored(cells).assign(**{**defaults, **columns})
+    return annotate(rows)
+
+
+def test_report_cells_time_per_timed_estimate_and_bold_by_the_rule():
+    from suites.read.report import tables
+    rows = report_rows([(*LOO, 4, 1000, 2.0, False), (*SF, 4, 1000, 3.0, True),
+                        ("reparam", {}, 4, 1000, 1.0, False)],
+                       nonfinite=[0, 0, 7], max_abs_z=[2.0, 9.0, 50.0])
+    table = tables.problem_table("s", "bernoulli(dim=1)", rows, False)
+    cells, bold = table.cells, table.bold
+    assert list(cells[("", tables.TIME)]) == ["100"] * 3   # 0.01 s a call of 100, M = 1000
+    assert list(cells[("logits", tables.VARIANCE)]) == ["2 ± 0.1", "3 ± 0.15",
+                                                        "1 ± 0.05 (7 non-finite)"]
+    # bold: the variance where estimates were non-finite; the bias where flagged, not where
+    # |z| is merely large
+    assert list(bold[("logits", tables.VARIANCE)]) == [False, False, True]
+    assert list(bold[("logits", tables.BIAS)]) == [False, True, False]
+
+
+def test_latex_tables_are_ascii_with_a_math_minus_and_a_dagger():
+    from suites.read.report import tables
+    rows = report_rows([(*LOO, 4, 1000, 2.0, False), (*SF, 4, 1000, 3.0, False)],
+                       exact_variance=[2.1, 2.9], exact_variance_z=[-0.9, 1.2],
+                       max_abs_z=[math.nan, 1.0], z_untested=[1, 0])
+    latex = tables.to_latex(tables.problem_table("s", "bernoulli(dim=1)", rows, False))
+    assert latex.isascii(), [c for c in latex if not c.isascii()]
+    assert r"2.1 ($-$0.9)" in latex and r"2.9 (+1.2)" in latex
+    assert r"0.01 $\pm$ 0.01 \textsuperscript{\dag}" in latex
+    assert "--0.9" not in latex

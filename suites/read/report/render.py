@@ -325,5 +325,6 @@ def latex_tables(comparison, train=None) -> str:
               f"% {tables.LEGEND}".replace("\n", " "), ""]
     body = [tables.to_latex(t) for t in comparison]
     for title, frame in (train[1] if train else []):
-        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=True))
+        frame = frame.map(tables.latex_escape).rename(columns=tables.latex_escape)
+        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=False))
     return "\n".join(header + body)
