@@ -316,3 +316,90 @@ def test_latex_tables_are_ascii_with_a_math_minus_and_a_dagger():
     assert r"2.1 ($-$0.9)" in latex and r"2.9 (+1.2)" in latex
     assert r"0.01 $\pm$ 0.01 \textsuperscript{\dag}" in latex
     assert "--0.9" not in latex
+
+
+# --- the figures' helpers ----------------------------------------------------------------
+
+def panel_rows(count, family="gaussian"):
+    return pd.DataFrame({"problem": family, "problem_variant": family, "dim": range(1, count + 1),
+                         "panel": [f"{family}(dim={d})" for d in range(1, count + 1)]})
+
+
+def test_six_panels_are_one_figure_and_seven_two():
+    from suites.read.report import figures
+    assert figures.MAX_PANELS == 6
+    one = figures.parts(panel_rows(6))
+    assert [(p.name, len(p.rows)) for p in one] == [("gaussian", 6)]
+    two = figures.parts(panel_rows(7))
+    assert [(p.name, p.caption, len(p.rows)) for p in two] == [
+        ("gaussian_1", "gaussian (1 of 2)", 4), ("gaussian_2", "gaussian (2 of 2)", 3)]
+
+
+def test_a_label_coloured_later_never_takes_a_colour_already_given():
+    from suites.read.report import figures
+    figures.use_colours(["b", "d"])
+    first = figures.palette(["b", "d"])
+    later = figures.palette(["a", "c", "b"])  # a and c sort before the labels already coloured
+    assert later["b"] == first["b"]
+    given = [first["b"], first["d"]]
+    assert later["a"] not in given and later["c"] not in given and later["a"] != later["c"]
+    figures.use_colours([])
+
+
+def test_per_line_and_x_the_row_with_most_estimates_is_drawn():
+    from suites.read.report import figures
+    rows = pd.DataFrame({"line": ["a", "a", "a", "b"], "x": [1, 1, 1, 1],
+                         "num_estimates": [400, 1600, 100, 50], "y": [4.0, 16.0, 1.0, 0.5]})
+    drawn = figures.largest_m(rows, ["line"], "x").set_index("line")
+    assert drawn.loc["a", "y"] == 16.0 and drawn.loc["b", "y"] == 0.5 and len(drawn) == 2
+
+
+def test_a_cell_biased_on_one_parameter_is_crossed_out_and_off_the_frontier():
+    from suites.read.report import figures
+    # two parameters per cell; "fast" is flagged on its second only, and would otherwise be
+    # the frontier's lower left
+    cells = {"fast": (1e-6, 0.1, [False, True]), "mid": (2e-6, 1.0, [False, False]),
+             "slow": (4e-6, 0.5, [False, False])}
+    rows = pd.DataFrame([
+        {"problem": "toy", "problem_variant": "toy", "dim": 1, "problem_label": "toy",
+         "estimator_label": name, "device": "cpu", "num_samples": 1, "num_estimates": 100,
+         "run": "r", "param": param, "numel": 1, "variance": variance,
+         "biased": flags[i], "time_per_estimate_s": t}
+        for name, (t, variance, flags) in cells.items() for i, param in enumerate(("a", "b"))])
+    per_cell = figures.efficiency_rows(rows).set_index("estimator_label")
+    assert per_cell["biased"].to_dict() == {"fast": True, "mid": False, "slow": False}
+    ax = figures.draw_efficiency(per_cell.reset_index()).axes[0]
+    frontier = [line for line in ax.lines if line.get_color() == "black"]
+    assert len(frontier) == 1
+    assert sorted(frontier[0].get_xdata()) == [2.0, 4.0]  # mid and slow, in µs; not fast
+    crosses = [c for c in ax.collections if c.get_offsets().shape[0] == 1
+               and tuple(c.get_offsets()[0]) == (1.0, 0.1)]
+    assert crosses, "the biased cell is crossed out where it lies"
+
+
+# --- adaptive state the readers rely on --------------------------------------------------
+
+def test_nvil_centres_on_the_signal_the_moved_network_leaves():
+    # c <- 0.8 c + 0.2 mean(f - r_psi(x)), r_psi as it stands before this step's Adam update:
+    # replayed here on the same draws, over steps where r_psi has moved away from 0.
+    import torch
+
+    from estimators.base import replicate, sampling_from
+    problem = suites.problems.get("bernoulli_vae", latent_dim=3, num_data=7).to(dtype=torch.float64)
+    est = estimators.get("nvil", hidden=5)
+    generator = torch.Generator().manual_seed(3)
+    c = None
+    for step in range(4):
+        est.ensure_state(problem)
+        replay = torch.Generator().set_state(generator.get_state())
+        params = replicate(problem.params, 8)
+        with torch.no_grad(), sampling_from(replay):
+            distribution = problem.distribution(params)
+            cost = problem.cost(distribution.sample((2,)), params)
+            network = est.network(problem)
+        if step >= 2:
+            assert float(network.abs().max()) > 1e-3  # the network has moved
+        centre = float((cost - network).mean())
+        c = centre if c is None else 0.8 * c + 0.2 * centre
+        est.adapt(problem, 8, 2, generator)
+        assert float(est.state["c"].detach()) == pytest.approx(c, rel=1e-12, abs=1e-12)
