@@ -403,3 +403,27 @@ def test_nvil_centres_on_the_signal_the_moved_network_leaves():
         c = centre if c is None else 0.8 * c + 0.2 * centre
         est.adapt(problem, 8, 2, generator)
         assert float(est.state["c"].detach()) == pytest.approx(c, rel=1e-12, abs=1e-12)
+
+
+def test_the_verdict_says_why_a_ranking_is_empty():
+    # a plugin named pkg.module:Class: its label cannot rebuild it here, its row stores its cost
+    plugin = ("constant_baseline", {"b": 0.25}, 4, 1000, 2.0, False)
+    rows = stored([plugin, (*LOO, 4, 1000, 1.0, False)])
+    work = verdict.verdicts(rows.assign(evaluations=4.0)).set_index("by").loc["work"]
+    assert verdict.sentence(work).startswith("score_function(baseline=loo) (K=4), 2x below "
+                                             "constant_baseline(b=0.25) (K=4): significant")
+    old = verdict.verdicts(rows).set_index("by").loc["work"]  # stored before the cost was
+    assert verdict.sentence(old) == ("score_function(baseline=loo) (K=4), the only unbiased one "
+                                     "ranked; cost in evaluations unknown: constant_baseline(b=0.25)")
+    untimed = verdict.verdicts(rows.assign(evaluations=4.0, time_s=math.nan)).set_index("by")
+    assert verdict.sentence(untimed.loc["time"]) == (
+        "not timed (run with --min-run-time > 0): constant_baseline(b=0.25), "
+        "score_function(baseline=loo)")
+    biased = verdict.verdicts(rows.assign(biased=True)).set_index("by")
+    assert verdict.sentence(biased.loc["time"]) == "no unbiased estimator measured"
+
+
+def test_measure_stores_the_cost_of_one_estimate():
+    rows = measurement.measure(suites.problems.get("gaussian", dim=3), estimators.get("delta_method"),
+                               20, 2, min_run_time=0, exact=False)
+    assert (rows["evaluations"] == 2 * 2 + 2 + 3).all()

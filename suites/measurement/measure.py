@@ -19,6 +19,7 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
   counts as exactly 0 (an exact zero computed in floats: the delta method on a quadratic
   cost), its z against ``r`` alone; ``variance_floor = r^2`` is stored with the row, and
   ``variance_se`` is 0 where every coordinate is 0;
+* ``evaluations``: the cost evaluations of one estimate (``Estimator.evaluations``);
 * ``time_s``: median wall-clock time of one estimator call producing
   ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
   synchronises CUDA), ``time_iqr_s`` its interquartile range. A peer
@@ -314,6 +315,7 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
         "timing_samples": timing_samples,
         "timed_estimates": timed_estimates, "adapt_steps": steps, "adapt_time_s": adapt_time_s,
+        "evaluations": estimator.evaluations(problem, num_samples),
         "adapted_state": adapted_state, "roundtrip_s": roundtrip_s, **run_metadata(target),
     }
     size = magnitude(moments, reference)

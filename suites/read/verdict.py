@@ -68,7 +68,9 @@ def candidates(df: pd.DataFrame) -> pd.DataFrame:
         totals = cell_totals(cell)
         trace, trace_se = totals["total_variance"], totals["total_variance_se"]
         per_estimate = seconds_per_estimate(cell["time_s"].iloc[0], cell["timed_estimates"].iloc[0])
-        evaluations = _evaluations(key[1], key[3], int(key[4]))
+        stored = cell["evaluations"].iloc[0] if "evaluations" in cell else math.nan
+        # stored with the row; runs from before it was, rebuilt from the labels
+        evaluations = float(stored) if stored == stored else _evaluations(key[1], key[3], int(key[4]))
         time_rse = float(cell["time_iqr_s"].iloc[0] / cell["time_s"].iloc[0]) / IQR_PER_SD
         time_rse = time_rse if math.isfinite(time_rse) else 0.0
         variance_rse = trace_se / trace if trace > 0 else 0.0
@@ -100,10 +102,12 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
         for by in ("work", "time"):
             column, se = f"{by}_variance", f"{by}_variance_se"
             ranked = best_per_estimator(group, column, "estimator_label")
+            unbiased = group[~group["biased"]]
             row = {"suite": suite, "problem": problem, "device": device, "by": by,
                    "best": None, "K": None, "value": math.nan, "se": math.nan, "next": None,
                    "next_value": math.nan,
-                   "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart}
+                   "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart,
+                   "missing": missing_words(by, unbiased, ranked)}
             if len(ranked):
                 best = ranked.iloc[0]
                 row.update(best=best["estimator_label"], K=int(best["num_samples"]),
@@ -118,16 +122,36 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def sentence(row) -> str:
-    """``reparam (K=4), 13.7x below score_function(baseline=loo) (K=4), significant (74 se)``."""
-    if pd.isna(row["best"]):  # None in a column of strings and NaN reads back as NaN
+def missing_words(by: str, unbiased: pd.DataFrame, ranked: pd.DataFrame) -> str:
+    """What keeps unbiased candidates out of ``by``'s ranking, in words ("" where none is):
+    no unbiased candidate at all, cells not timed (``--min-run-time 0``), or a cost in
+    evaluations that is not known (a run stored before it was, of a plugin not installed)."""
+    if unbiased.empty:
         return "no unbiased estimator measured"
+    left = unbiased[~unbiased["estimator_label"].isin(ranked["estimator_label"])]
+    if left.empty:
+        return ""
+    names = ", ".join(dict.fromkeys(left["estimator_label"]))
+    if by == "time":
+        return f"not timed (run with --min-run-time > 0): {names}"
+    return f"cost in evaluations unknown: {names}"
+
+
+def sentence(row) -> str:
+    """``reparam (K=4), 13.7x below score_function(baseline=loo) (K=4), significant (74 se)``;
+    where no candidate was ranked, why (``missing_words``); candidates left out besides the
+    ranked ones are named after the verdict."""
+    missing = row.get("missing", "")
+    missing = "" if pd.isna(missing) else missing
+    if pd.isna(row["best"]):  # None in a column of strings and NaN reads back as NaN
+        return missing or "no unbiased estimator measured"
     text = f"{row['best']} (K={int(row['K'])})"
+    after = f"; {missing}" if missing else ""
     if pd.isna(row["next"]):
-        return text + ", the only unbiased one"
+        return text + ", the only unbiased one ranked" + after if missing else text + ", the only unbiased one"
     verdict = (f"significant ({row['z']:.0f} se)" if row["significant"] else
                f"tied within {TIE_SE:g} se ({row['z']:.1f})")
-    return f"{text}, {below(row['value'], row['next_value'])} {row['next']}: {verdict}"
+    return f"{text}, {below(row['value'], row['next_value'])} {row['next']}: {verdict}{after}"
 
 
 def format_verdicts(df: pd.DataFrame, width: int = 80) -> str:
