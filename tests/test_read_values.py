@@ -87,7 +87,8 @@ def test_advise_times_are_per_timed_estimate_and_the_time_se_is_the_rounds_sprea
 
 
 def printed_cell(value: float, se: float) -> str:
-    return f"{value:.3g}±{se:.2g}"
+    """``value±se`` to 3 and 2 digits, exponents without zeros: ``8.09e-7±2.9e-8``."""
+    return (f"{value:.3g}±{se:.2g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e"))
 
 
 def test_the_printed_advice_shows_the_rows_values(gaussian_advice):
@@ -97,10 +98,15 @@ def test_the_printed_advice_shows_the_rows_values(gaussian_advice):
     for _, row in work.iterrows():
         line = next(line for line in text.splitlines() if f" {row['estimator']} " in line)
         words = line.split()
-        assert words[4] == printed_cell(row["total_variance"], row["total_variance_se"])
-        assert words[5] == printed_cell(row["work_variance"], row["work_variance_se"])
-        assert words[6] == f"{row['time_per_estimate_s'] * 1e6:.3g}"
-        assert words[7] == f"{row['time_spread']:.0%}"
+        assert words[3] == str(row["evaluations"])
+        assert words[4] == printed_cell(row["work_variance"], row["work_variance_se"])
+        assert words[5] == f"{row['time_per_estimate_s'] * 1e6:.3g}"
+        assert words[6] == f"{row['time_spread']:.0%}"
+    text = advice.render(problem.label, table.reset_index(), 4, [], width=100)  # by time
+    for _, row in table.reset_index().iterrows():
+        words = next(line for line in text.splitlines() if f" {row['estimator']} " in line).split()
+        assert words[3] == printed_cell(row["total_variance"], row["total_variance_se"])
+        assert words[6] == printed_cell(row["time_variance"], row["time_variance_se"])
 
 
 # --- ranking and ties --------------------------------------------------------------------
@@ -427,3 +433,16 @@ def test_measure_stores_the_cost_of_one_estimate():
     rows = measurement.measure(suites.problems.get("gaussian", dim=3), estimators.get("delta_method"),
                                20, 2, min_run_time=0, exact=False)
     assert (rows["evaluations"] == 2 * 2 + 2 + 3).all()
+
+
+def test_a_fitted_table_keeps_every_label_piece_whole_within_80_columns():
+    from suites.read.text import fitted, label_tokens
+    labels = ["straight_through_gumbel(temperature=0.5)", "score_function(baseline=loo_optimal)",
+              "score_function_median", "gumbel_rao(num_rb_samples=4,temperature=0.1)"]
+    frame = pd.DataFrame({"#": ["=1", "2", "3", "10"], "estimator": labels, "K": [4, 4, 4, 4],
+                          "evals": [4, 4, 4, 4], "evals×var": ["1.57e-6±1.3e-7"] * 4,
+                          "µs/est": ["19.5"] * 4, "range": ["226%"] * 4})
+    text = fitted(frame, 80)
+    assert max(map(len, text.splitlines())) <= 80, text
+    for label in labels:
+        assert all(token in text for token in label_tokens(label)), (label, text)

@@ -56,7 +56,7 @@ from suites.measurement.measure import measure, timed_call
 from suites.run.grids.base import samples_within
 from suites.read.ranking import (CRITERIA, TIE_SE, below, cell_totals, rank,  # noqa: F401
                                  seconds_per_estimate, significance)
-from suites.read.text import fitted, records
+from suites.read.text import fill, fitted, records
 
 #: Numbers (estimates x samples x elements) one advice measurement may hold, about: sets the
 #: default M so that a large problem (bernoulli_vae) is advised in minutes, not hours.
@@ -258,10 +258,11 @@ def views(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
               for r, t in zip(unbiased["rank"], unbiased["tied"])],
         "estimator": unbiased["estimator"], "K": unbiased["K"],
     })
-    if by == "work":
+    if by == "work":  # total var = evals×var / evals: its column would not fit 80 columns
         ranked["evals"] = unbiased["evaluations"]
-    ranked["total var"] = [pm(v, s) for v, s in zip(unbiased["total_variance"],
-                                                    unbiased["total_variance_se"])]
+    else:
+        ranked["total var"] = [pm(v, s) for v, s in zip(unbiased["total_variance"],
+                                                        unbiased["total_variance_se"])]
     if by == "work":
         ranked["evals×var"] = [pm(v, s) for v, s in zip(unbiased["work_variance"],
                                                         unbiased["work_variance_se"])]
@@ -286,11 +287,9 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
            width: int = 80) -> str:
     """The printed advice within ``width`` columns: ranked unbiased table, biased table,
     recommendation, legend and caveats."""
-    import textwrap
-
     by = table["by"].iloc[0]
     ranked, apart = views(table)
-    wrap = lambda text: textwrap.fill(text, width, subsequent_indent="  ")  # noqa: E731
+    wrap = lambda text: fill(text, width, subsequent_indent="  ")  # noqa: E731
     parts = [wrap(f"Advice for {problem_label} at {evaluations} cost evaluations per estimate"), "",
              wrap(f"Unbiased, ranked by {CRITERIA[by][2]}; lower is better:"),
              fitted(ranked, width) if not ranked.empty else "  (none)", "",
@@ -305,7 +304,7 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
                   "estimates, as run times it); range: of the timing rounds, over their median; "
                   "# =1: tied with the best "
                   f"(within {TIE_SE:g} combined standard errors)."), "", "Caveats:"]
-    parts += [textwrap.fill(line, width, initial_indent="- ", subsequent_indent="  ")
+    parts += [fill(line, width, initial_indent="- ", subsequent_indent="  ")
               for line in caveats(problem_label, table, evaluations, skipped)]
     return "\n".join(parts)
 

@@ -1,7 +1,6 @@
 """The table ``mcgradbench run`` prints: the report's columns, fitted to a terminal's width."""
 from __future__ import annotations
 
-import textwrap
 
 import pandas as pd
 
@@ -9,7 +8,7 @@ from suites.problems.labels import estimator_label, problem_label
 from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES
 from suites.read.report.tables import UNTESTED, nonfinite_words, untested_mark
 from suites.read.ranking import seconds_per_estimate
-from suites.read.text import records, wrap_label
+from suites.read.text import fill, label_width, records, wrap_label
 from suites.read.verdict import verdicts
 
 
@@ -62,12 +61,12 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
         # plus 2, and columns are 2 apart.
         others = sum(max(len(str(h)) + 2, block[h].astype(str).str.len().max()) + 2
                      for h in block.columns if h != "estimator")
-        label_width = max(10, width - others - 1)
-        block = block.assign(estimator=[wrap_label(e, label_width) for e in block["estimator"]])
+        fit = label_width(block["estimator"], width - others - 1)
+        block = block.assign(estimator=[wrap_label(e, fit) for e in block["estimator"]])
         text = tabulate(block.values.tolist(), headers=list(block.columns), tablefmt="simple",
                         disable_numparse=True,
-                        maxcolwidths=[label_width] + [None] * (block.shape[1] - 1))
-        blocks.append(textwrap.fill(" · ".join(heading), width) + "\n" + text)
+                        maxcolwidths=[fit] + [None] * (block.shape[1] - 1))
+        blocks.append(fill(" · ".join(heading), width) + "\n" + text)
     legends = []
     if view["‖bias‖"].str.endswith("*").any():
         legends.append("* significantly biased (largest per-coordinate |z| beyond the "
@@ -75,7 +74,7 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
     if view["‖bias‖"].str.endswith(UNTESTED).any():
         legends.append(f"† bias not tested: no coordinate had {MIN_EFFECTIVE_ESTIMATES} "
                        f"effective estimates (3M / kurtosis)")
-    return "\n\n".join(blocks + [textwrap.fill(text, width) for text in legends])
+    return "\n\n".join(blocks + [fill(text, width) for text in legends])
 
 
 def format_train_summary(table: pd.DataFrame, width: int) -> str:
@@ -98,8 +97,8 @@ def format_train_summary(table: pd.DataFrame, width: int) -> str:
         block = block.drop(columns="problem")
         others = sum(max(len(h) + 2, block[h].astype(str).str.len().max()) + 2
                      for h in block.columns if h != "estimator")
-        label_width = max(10, width - others - 1)
-        block = block.assign(estimator=[wrap_label(e, label_width) for e in block["estimator"]])
+        fit = label_width(block["estimator"], width - others - 1)
+        block = block.assign(estimator=[wrap_label(e, fit) for e in block["estimator"]])
         blocks.append(f"{problem} · final objective (mean ± se over seeds); seconds: one curve\n"
                       + tabulate(block.values.tolist(), headers=list(block.columns),
                                  tablefmt="simple", disable_numparse=True))

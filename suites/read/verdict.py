@@ -22,6 +22,7 @@ import math
 import pandas as pd
 
 from suites.problems.labels import estimator_label, problem_label
+from suites.read.text import fill
 from suites.read.ranking import (TIE_SE, below, best_per_estimator, cell_totals, largest_m, ratio,
                                  seconds_per_estimate, significance)
 
@@ -156,8 +157,6 @@ def sentence(row) -> str:
 
 def format_verdicts(df: pd.DataFrame, width: int = 80) -> str:
     """The per-problem answer for a terminal, within ``width`` columns."""
-    import textwrap
-
     table = verdicts(df)
     if table.empty:
         return ""
@@ -166,12 +165,12 @@ def format_verdicts(df: pd.DataFrame, width: int = 80) -> str:
     for (suite, problem, device), group in table.groupby(["suite", "problem", "device"], sort=False):
         lines.append(f"{problem} on {device}:")
         for _, row in group.iterrows():
-            lines.append(textwrap.fill(f"by {row['by']}: {sentence(row)}", width,
+            lines.append(fill(f"by {row['by']}: {sentence(row)}", width,
                                        initial_indent="  ", subsequent_indent="    "))
         if group["biased"].iloc[0]:
-            lines.append(textwrap.fill(f"biased, not ranked: {group['biased'].iloc[0]}", width,
+            lines.append(fill(f"biased, not ranked: {group['biased'].iloc[0]}", width,
                                        initial_indent="  ", subsequent_indent="    "))
-    return "\n".join([textwrap.fill(lines[0], width)] + lines[1:])
+    return "\n".join([fill(lines[0], width)] + lines[1:])
 
 
 def verdict_frame(df: pd.DataFrame) -> pd.DataFrame:
