@@ -260,8 +260,9 @@ def test_an_exact_zero_computed_in_floats_is_stored_as_zero_and_not_flagged(dtyp
     assert (rows["z_untested"] == 0).all() and not rows["biased"].any()
     assert rows["max_abs_z"].max() < 1
     eps = {"float32": 1.1920929e-07, "float64": 2.220446049250313e-16}[dtype]
-    # the cell's largest number: loc's gradient 2 (mu - k) = -5.4, as rms and as |g|
-    assert rows["variance_floor"].iloc[0] == pytest.approx((8 * eps * 2 * 5.4) ** 2, rel=1e-5)
+    # the cell's largest number, loc's gradient 2 (mu - k) = -5.4 (as rms and as |g|), times
+    # the square root of its 6 coordinates
+    assert rows["variance_floor"].iloc[0] == pytest.approx((8 * eps * 2 * 5.4) ** 2 * 6, rel=1e-5)
     # reparam's real spread stays: same cell size, variance far above the floor
     reparam = measurement.measure(problem, estimators.get("reparam"), 400, 2, seed=0,
                                   min_run_time=0, dtype=dtype, exact=False)

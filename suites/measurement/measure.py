@@ -15,7 +15,8 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
 * ``variance = 1/D sum_i var_i`` (trace of the covariance over ``D``) with
   its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``; a coordinate whose
   ``var_i`` is within the rounding of the cell's numbers, ``var_i <= r^2`` with
-  ``r = 8 eps(dtype) max_j (rms_j + |g_j|)`` over every coordinate of every parameter,
+  ``r = 8 eps(dtype) sqrt(D) max_j (rms_j + |g_j|)`` over the ``D`` coordinates of every
+  parameter,
   counts as exactly 0 (an exact zero computed in floats: the delta method on a quadratic
   cost), its z against ``r`` alone; ``variance_floor = r^2`` is stored with the row, and
   ``variance_se`` is 0 where every coordinate is 0;
@@ -104,12 +105,15 @@ def bonferroni_z(num_coordinates: int, alpha: float = ALPHA) -> float:
 
 
 def magnitude(moments: dict[str, Moments], reference: dict[str, torch.Tensor]) -> float:
-    """The largest ``rms_i + |g_i|`` over every coordinate of a cell's parameters: the size of
-    the numbers its estimates are computed from, whose rounding bounds an exact zero's."""
+    """``sqrt(D) max_i (rms_i + |g_i|)`` over the ``D`` coordinates of a cell's parameters:
+    the size of the numbers its estimates are computed from (a cost summed over ``D``
+    dimensions, whose rounding grows as a random walk of ``D`` steps), which bounds the
+    rounding of an exact zero."""
     sizes = [float((m.rms() + reference[name].detach().reshape(-1).to(m.mean().device,
                                                                          torch.float64).abs()).max())
              for name, m in moments.items() if m.count >= 2]
-    return max(sizes, default=0.0)
+    coordinates = sum(m.shift.numel() for m in moments.values() if m.count >= 2)
+    return max(sizes, default=0.0) * math.sqrt(coordinates)
 
 
 def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Tensor | None,

@@ -41,9 +41,15 @@ class Skip(Exception):
     """The rows lack what a figure needs; the message says what, for report.md."""
 
 
+#: seaborn's ``paper`` context scaled so that a figure of 3 panels (9.4 in wide), printed at
+#: a 6.5 in text width, keeps tick labels near 8 pt (11.4 pt drawn; 6 pt at scale 1).
+FONT_SCALE = 1.3
+
+
 def style() -> None:
-    """seaborn's ``paper`` context: tick labels 8.8 pt, axis labels and titles 9.6 pt."""
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0, rc=RC)
+    """seaborn's ``paper`` context at ``FONT_SCALE``: tick labels 11.4 pt, axis labels and
+    titles 12.5 pt as drawn."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=FONT_SCALE, rc=RC)
 
 
 #: The report's colour of each label: one estimator has one colour in every figure.
@@ -81,6 +87,20 @@ def shades(hue, count: int) -> list[tuple]:
     rgb = np.asarray(hue, dtype=float)
     mix = np.linspace(-0.4, 0.55, count)  # < 0: towards white, > 0: towards black
     return [tuple(rgb + (1 - rgb) * -m if m < 0 else rgb * (1 - m)) for m in mix]
+
+
+#: Line styles by block of ``distinct_colours``: tab10's ten solid, their light partners
+#: dashed, Dark2's dotted, husl's dash-dotted, so that two near hues never share a style.
+LINE_STYLES = ["-", "--", ":", "-."]
+COLOUR_BLOCKS = [10, 20, 28]
+
+
+def line_styles(labels) -> dict[str, str]:
+    """The line style of each label, by the block its colour (``palette``) was drawn from."""
+    colours = palette(labels)
+    order = list(_COLOURS)
+    return {label: LINE_STYLES[sum(order.index(label) >= b for b in COLOUR_BLOCKS)]
+            for label in colours}
 
 
 def markers(labels) -> dict[str, str]:
@@ -186,7 +206,8 @@ def lines_with(df: pd.DataFrame, line: list[str], x: str, at_least: int = 2) -> 
     return df[counts >= at_least]
 
 
-def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None, **_):
+def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None,
+                   linestyle="-", **_):
     """Lines with ±1 se error bars, one per suite, device and K of the estimator (``LINE_KEYS``:
     never one line through points of two); points where ``hollow`` is true drawn unfilled."""
     keys = [k for k in LINE_KEYS if k in data]
@@ -194,7 +215,7 @@ def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=
         part = part.sort_values(x)
         plt.errorbar(part[x], part[y], yerr=part[yerr], color=color,
                      label=label if i == 0 else None, marker=marker, markersize=4, capsize=2,
-                     linewidth=1.2)
+                     linewidth=1.2, linestyle=linestyle)
         if hollow is not None:
             calm = part[part[hollow]]
             plt.plot(calm[x], calm[y], linestyle="none", marker=marker, markersize=4,
@@ -202,17 +223,19 @@ def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=
 
 
 def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
-    """Panels by ``panel`` (wrapped), one colour and marker per ``hue`` label."""
+    """Panels by ``panel`` (wrapped), one colour, marker and line style per ``hue`` label."""
     hues = sorted(data[hue].unique())
     n = data[panel].nunique()
+    shapes, styles = markers(hues), line_styles(hues)
     return sns.FacetGrid(data, col=panel, col_wrap=min(COL_WRAP, n), col_order=panel_order(data, panel),
-                         hue=hue, hue_order=hues,
-                         palette=palette(hues), hue_kws={"marker": [markers(hues)[h] for h in hues]},
+                         hue=hue, hue_order=hues, palette=palette(hues),
+                         hue_kws={"marker": [shapes[h] for h in hues],
+                                  "linestyle": [styles[h] for h in hues]},
                          sharex=False, sharey=False, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **kw)
 
 
-#: Characters of a panel title that fit over a panel (3.1 in at 9.6 pt).
-PANEL_TITLE_WIDTH = 34
+#: Characters of a panel title that fit over a panel (3.1 in at 12.5 pt).
+PANEL_TITLE_WIDTH = 26
 
 
 def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
@@ -272,10 +295,10 @@ def legend_under(figure: plt.Figure, handles: list, labels: list[str], title: st
 
 def suptitle(figure: plt.Figure, text: str) -> None:
     """A figure title wrapped to the figure's width, raised clear of the panel titles."""
-    width = max(40, int(figure.get_figwidth() * 11))  # about 11 characters an inch at 9.6 pt
+    width = max(30, int(figure.get_figwidth() * 8.5))  # about 8.5 characters an inch at 12.5 pt
     lines = textwrap.wrap(text, width)
-    # suptitle hangs from y: lines of about 0.16 in (9.6 pt x 1.2), and 0.12 in of air.
-    figure.suptitle("\n".join(lines), y=1.0 + (0.16 * len(lines) + 0.12) / figure.get_figheight(),
+    # suptitle hangs from y: lines of about 0.21 in (12.5 pt x 1.2), and 0.12 in of air.
+    figure.suptitle("\n".join(lines), y=1.0 + (0.21 * len(lines) + 0.12) / figure.get_figheight(),
                     fontsize="medium")
 
 
