@@ -447,3 +447,21 @@ def test_a_fitted_table_keeps_every_label_piece_whole_within_80_columns():
     assert max(map(len, text.splitlines())) <= 80, text
     for label in labels:
         assert all(token in text for token in label_tokens(label)), (label, text)
+
+
+def test_a_zero_variance_cell_is_named_in_its_panel_not_stretched_over_a_log_axis():
+    import warnings
+
+    from suites.read.report import figures
+    rows = pd.DataFrame([
+        {"problem": "toy", "problem_variant": "toy", "dim": 1, "problem_label": "toy",
+         "estimator_label": name, "device": "cpu", "num_samples": 2, "num_estimates": 100,
+         "run": "r", "param": "a", "numel": 1, "variance": variance, "biased": False,
+         "time_per_estimate_s": t}
+        for name, t, variance in (("exact", 1e-6, 0.0), ("noisy", 2e-6, 1.0), ("other", 4e-6, 0.5))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = figures.efficiency(rows).axes[0]
+    assert ax.get_title() == "toy\nvariance 0: exact (K=2)"
+    (y0, y1) = ax.get_ylim()
+    assert 0.1 < y0 and y1 < 10  # the axis spans the drawn variances, not 15 decades

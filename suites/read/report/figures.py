@@ -238,12 +238,25 @@ def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
 PANEL_TITLE_WIDTH = 26
 
 
-def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
+def zero_notes(rows: pd.DataFrame, panel: str) -> dict[str, str]:
+    """Per panel, the cells of variance exactly 0 (``suites.measurement``), which a log axis
+    cannot show: ``variance 0: delta_method (K=4)``, for a line under its title."""
+    zero = rows[rows["variance"] == 0]
+    return {p: textwrap.fill("variance 0: " + ", ".join(dict.fromkeys(
+                f"{e} (K={k})" for e, k in zip(group["estimator_label"], group["num_samples"]))),
+                PANEL_TITLE_WIDTH + 8)
+            for p, group in zero.groupby(panel, sort=False)}
+
+
+def finish(grid: sns.FacetGrid, title: str, legend_title: str,
+           notes: dict[str, str] | None = None) -> plt.Figure:
     grid.set_titles(col_template="{col_name}")
-    for ax in grid.axes.flat:
+    for panel, ax in grid.axes_dict.items():
         # "problem(configuration) · parameter" wider than its panel: the parameter below
         if len(ax.get_title()) > PANEL_TITLE_WIDTH:
             ax.set_title(ax.get_title().replace(" · ", "\n"))
+        if (notes or {}).get(panel):
+            ax.set_title(ax.get_title() + "\n" + notes[panel], fontsize="small")
     # The panels' own artists: seaborn's legend proxies of error-bar lines lose their
     # markers, which tell near colours apart.
     entries = panel_legend(grid.axes.flat)
@@ -312,23 +325,25 @@ def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
 def variance_vs_dimension_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The points of ``variance_vs_dimension``: lines of two or more dimensions, the most
     precise cell at each."""
-    rows = preferred_device(df[df["dim"].notna() & (df["variance"] > 0)])
+    rows = preferred_device(df[df["dim"].notna() & (df["variance"] >= 0)])
     rows = rows.assign(panel=rows["problem_variant"] + " · " + rows["param"])
     line = ["panel", "estimator_label", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "dim"), line, "dim")
-    if rows.empty:
+    if not (rows["variance"] > 0).any():
         raise Skip("no estimator was measured on one problem at two or more dimensions")
     return rows
 
 
 def draw_variance_vs_dimension(rows: pd.DataFrame) -> plt.Figure:
+    notes = zero_notes(rows, "panel")
+    rows = rows[rows["variance"] > 0]
     grid = facet(rows, "panel", "estimator_label")
     grid.map_dataframe(errorbar_lines, x="dim", y="variance", yerr="variance_se")
     for panel, ax in grid.axes_dict.items():
         set_scales(ax, rows[rows["panel"] == panel], "dim", "variance", force_x=True, force_y=True)
     grid.set_axis_labels("dimension d", "variance per coordinate")
     return finish(grid, f"Variance of one estimate against dimension ({rows['device'].iloc[0]}; "
-                        f"error bars: ±1 se)", "estimator")
+                        f"error bars: ±1 se)", "estimator", notes)
 
 
 def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
@@ -444,8 +459,10 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
 def efficiency_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The points of ``efficiency``: one per problem, estimator, device and K (its most
     precise cell), the variance per coordinate over all its parameters."""
-    rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] > 0)]
-    if rows.empty:
+    # A cell of variance 0 (exact; suites.measurement) has no place on a log axis: kept, and
+    # named in its panel rather than drawn.
+    rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] >= 0)]
+    if rows.empty or not (rows["variance"] > 0).any():
         raise Skip("no timed cells (time_s is missing; run without --min-run-time 0)")
     # problem, problem_variant and dim order the panels (they follow from problem_label)
     cell = ["problem_label", "estimator_label", "device", "num_samples", "num_estimates", "run",
@@ -467,6 +484,8 @@ def efficiency_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
+    notes = zero_notes(per_cell, "problem_label")
+    per_cell = per_cell[per_cell["variance"] > 0]
     order = panel_order(per_cell, "problem_label")
     labels = sorted(per_cell["estimator_label"].unique())
     per_cell = per_cell.assign(variant=variant_labels(per_cell))
@@ -492,8 +511,12 @@ def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
         draw_frontier(ax, here[~biased])
         ax.scatter(here.loc[biased, "time_us"], here.loc[biased, "variance"], marker="x",
                    color="black", s=22, linewidths=0.9, zorder=4)
+
     grid.set_axis_labels("time per estimate [µs]", "variance per coordinate")
     grid.set_titles(col_template="{col_name}")
+    for panel, ax in grid.axes_dict.items():
+        if notes.get(panel):  # a log axis has no 0: named under the title, not drawn
+            ax.set_title(f"{panel}\n{notes[panel]}", fontsize="small")
     legend_below(grid)
     suptitle(grid.figure, "Efficiency: variance × time (lower left is better; grey dashed: "
                           "equal variance × time; black line: frontier of the unbiased; ×: "
