@@ -465,3 +465,14 @@ def test_a_zero_variance_cell_is_named_in_its_panel_not_stretched_over_a_log_axi
     assert ax.get_title() == "toy\nvariance 0: exact (K=2)"
     (y0, y1) = ax.get_ylim()
     assert 0.1 < y0 and y1 < 10  # the axis spans the drawn variances, not 15 decades
+
+
+def test_one_spelling_of_a_configuration_wherever_it_is_printed():
+    from suites.problems.labels import estimator_label, problem_label
+    problem = suites.problems.get("bernoulli", dim=3)
+    assert problem.label == problem_label(problem.name, problem.config_json) == "bernoulli(dim=3)"
+    assert suites.problems.get(problem.label).config_json == problem.config_json
+    fixture = estimators.get("tests.plugin_fixtures.broken_estimators:DeclaredBiased")
+    assert fixture.label == estimator_label(fixture.name, fixture.config_json) == "declared_biased"
+    with pytest.raises(ValueError, match=r"no estimator applies to bernoulli\(dim=3\) at"):
+        advice.advise(problem, 4, 100, variants=[("reparam", {})])
