@@ -193,6 +193,9 @@ def test_the_verdict_sentence_for_a_tie_at_the_best_k_and_largest_m():
     assert verdict.sentence(work) == ("score_function(baseline=loo) (K=4), 1.11x below "
                                       "score_function (K=4): tied within 2 se (1.5)")
     assert "by work: " + verdict.sentence(work) in verdict.format_verdicts(stored(cells), 200)
+    assert work["tied"] == ["score_function(baseline=loo)", "score_function"]
+    best = {b["by"]: b for b in json.loads(summary.summary_json(stored(cells)))["best"]}
+    assert best["work"]["tied"] == ["score_function(baseline=loo)", "score_function"]
     assert work["biased"] == "gumbel_softmax (K=4) ‖bias‖ 0.01±0.01"
     # seconds per timed estimate: 0.01 s over the 100 estimates of a call, not over M
     found = verdict.candidates(stored(cells)).set_index(["estimator_label", "num_samples"])
@@ -205,6 +208,7 @@ def test_the_verdict_sentence_for_a_significant_gap():
     work = verdict.verdicts(stored(cells)).set_index("by").loc["work"]
     assert verdict.sentence(work) == ("score_function(baseline=loo) (K=4), 2.03x below "
                                       "score_function (K=4): significant (10 se)")
+    assert work["tied"] == ["score_function(baseline=loo)"]
 
 
 def test_the_latest_runs_row_speaks_for_a_cell_measured_twice():

@@ -24,7 +24,7 @@ import pandas as pd
 from suites.problems.labels import estimator_label, problem_label
 from suites.read.text import fill
 from suites.read.ranking import (TIE_SE, below, best_per_estimator, cell_totals, largest_m, ratio,
-                                 seconds_per_estimate, significance)
+                                 seconds_per_estimate, significance, tied)
 
 #: The interquartile range of a normal sample over its standard deviation.
 IQR_PER_SD = 1.349
@@ -92,7 +92,8 @@ def candidates(df: pd.DataFrame) -> pd.DataFrame:
 
 def verdicts(df: pd.DataFrame) -> pd.DataFrame:
     """Per (suite, problem, device) and criterion (work, time): the best unbiased candidate,
-    the next, their ratio and separation in combined standard errors, and the biased ones."""
+    the next, their ratio and separation in combined standard errors, every estimator tied
+    with the best (``tied``, the best first; each at its best K), and the biased ones."""
     table = candidates(df)
     out = []
     for (suite, problem, device), group in table.groupby(["suite", "problem_label", "device"],
@@ -108,11 +109,14 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
                    "best": None, "K": None, "value": math.nan, "se": math.nan, "next": None,
                    "next_value": math.nan,
                    "ratio": math.nan, "z": math.nan, "significant": None, "biased": apart,
-                   "missing": missing_words(by, unbiased, ranked)}
+                   "missing": missing_words(by, unbiased, ranked), "tied": []}
             if len(ranked):
                 best = ranked.iloc[0]
                 row.update(best=best["estimator_label"], K=int(best["num_samples"]),
-                           value=best[column], se=best[se])
+                           value=best[column], se=best[se],
+                           tied=[e for e, v, s in zip(ranked["estimator_label"], ranked[column],
+                                                      ranked[se])
+                                 if tied(best[column], best[se], v, s)])
             if len(ranked) > 1:
                 second = ranked.iloc[1]
                 z = significance(best[column], best[se], second[column], second[se])
