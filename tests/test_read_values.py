@@ -141,8 +141,13 @@ def test_advise_keeps_a_declared_biased_estimator_apart_though_unflagged():
     # reparam's own estimates under a class that declares itself biased: the z test cannot
     # flag them (they are unbiased), the declaration alone sets them apart.
     fixture = "tests.plugin_fixtures.broken_estimators:DeclaredBiased"
+    said = []
     table, _ = advice.advise(suites.problems.get("gaussian", dim=1), 2, 300, min_run_time=1e-4,
-                             rounds=1, variants=[(fixture, {}), ("score_function", {})])
+                             rounds=1, variants=[(fixture, {}), ("score_function", {})],
+                             progress=said.append)
+    # what a user waiting on a terminal reads, before each measurement and timing round
+    assert said == ["[1/2] declared_biased K=2 M=300", "[2/2] score_function K=2 M=300",
+                    "timing round 1/1"]
     row = table.iloc[-1]
     assert row["estimator"] != "score_function" and not row["declared_unbiased"]
     assert row["biased"] and pd.isna(row["rank"])
