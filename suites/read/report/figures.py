@@ -238,13 +238,17 @@ def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
 PANEL_TITLE_WIDTH = 26
 
 
-def zero_notes(rows: pd.DataFrame, panel: str) -> dict[str, str]:
+def zero_notes(rows: pd.DataFrame, panel: str, at: str | None = None) -> dict[str, str]:
     """Per panel, the cells of variance exactly 0 (``suites.measurement``), which a log axis
-    cannot show: ``variance 0: delta_method (K=4)``, for a line under its title."""
+    cannot show: ``variance 0: delta_method (K=4)`` (``at``: the x column, ``... at k=1``),
+    for a line under its title."""
     zero = rows[rows["variance"] == 0]
+
+    def name(row) -> str:
+        return f"{row['estimator_label']} (K={row['num_samples']})" + (
+            f" at {at}={row[at]:g}" if at else "")
     return {p: textwrap.fill("variance 0: " + ", ".join(dict.fromkeys(
-                f"{e} (K={k})" for e, k in zip(group["estimator_label"], group["num_samples"]))),
-                PANEL_TITLE_WIDTH + 8)
+                name(row) for _, row in group.iterrows())), PANEL_TITLE_WIDTH + 8)
             for p, group in zero.groupby(panel, sort=False)}
 
 
@@ -561,14 +565,15 @@ def papers_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
     rows = papers_rows(df, "gaussian")
     if rows.empty or "k" not in rows:
         raise Skip("no `papers` suite rows on the gaussian problem (run `mcgradbench run papers`)")
+    notes = zero_notes(rows, "param", at="k")
     rows = rows[rows["variance"] > 0]
     grid = facet(rows, "param", "estimator_label")
     grid.map_dataframe(errorbar_lines, x="k", y="variance", yerr="variance_se")
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-    grid.set_axis_labels("k in the cost (x - k)²", "variance of one estimate (K inner samples)")
+    grid.set_axis_labels("k in the cost (x - k)²", "variance of one estimate")
     return finish(grid, "Reproduced: Mohamed et al. 2020 (JMLR), variance against k, "
-                        "N(μ=1, σ=1) (error bars: ±1 se)", "estimator")
+                        "N(μ=1, σ=1) (error bars: ±1 se)", "estimator", notes)
 
 
 def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
@@ -610,9 +615,10 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
         values = pd.concat([here["variance"], here["exact_variance"]])
         readable_log_ticks(ax.xaxis, values, ax.get_xlim())
         ax.set_title(f"t = {target:g}")
-        ax.set_xlabel("variance of one estimate")
     axes[0, 0].set_yticks(range(len(entries)), entries)
     axes[0, 0].invert_yaxis()  # the first entry at the top (the y axis is shared)
+    # once: under each panel the two ran together
+    fig.supxlabel("variance of one estimate", fontsize=plt.rcParams["axes.labelsize"])
     fig.tight_layout()
     if exact_handle is not None:
         legend_under(fig, [exact_handle], ["closed form (exact, by enumeration)"])
