@@ -481,7 +481,11 @@ def test_one_spelling_of_a_configuration_wherever_it_is_printed():
     problem = suites.problems.get("bernoulli", dim=3)
     assert problem.label == problem_label(problem.name, problem.config_json) == "bernoulli(dim=3)"
     assert suites.problems.get(problem.label).config_json == problem.config_json
-    fixture = estimators.get("tests.plugin_fixtures.broken_estimators:DeclaredBiased")
-    assert fixture.label == estimator_label(fixture.name, fixture.config_json) == "declared_biased"
+    spec = "tests.plugin_fixtures.broken_estimators:DeclaredBiased,b=0.25"
+    fixture = estimators.get(spec)
+    assert fixture.label == estimator_label(fixture.name, fixture.config_json) == "declared_biased(b=0.25)"
+    from suites.run.grids import Cell
+    cell = Cell("bernoulli", {"dim": 3}, spec, {}, "cpu", 100, 4, 0)
+    assert cell.label == "bernoulli(dim=3) x declared_biased(b=0.25) on cpu M=100 K=4"
     with pytest.raises(ValueError, match=r"no estimator applies to bernoulli\(dim=3\) at"):
         advice.advise(problem, 4, 100, variants=[("reparam", {})])

@@ -52,4 +52,5 @@ class DeclaredBiased(Reparam):
     z test says (advise, the verdict)."""
 
     name = "declared_biased"
+    options = {"b": 0.0}  # unused: an option to spell in labels
     unbiased = False
