@@ -13,13 +13,12 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
 * ``bias_norm = ||bias||_2`` and ``bias_se = sqrt(sum_i se_i^2)``, its
   size under unbiasedness (``E||bias||^2 = bias_se^2`` then);
 * ``variance = 1/D sum_i var_i`` (trace of the covariance over ``D``) with
-  its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``; a coordinate whose
+  its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``; a parameter whose every
   ``var_i`` is within the rounding of the cell's numbers, ``var_i <= r^2`` with
   ``r = 8 eps(dtype) sqrt(D) max_j (rms_j + |g_j|)`` over the ``D`` coordinates of every
-  parameter,
-  counts as exactly 0 (an exact zero computed in floats: the delta method on a quadratic
-  cost), its z against ``r`` alone; ``variance_floor = r^2`` is stored with the row, and
-  ``variance_se`` is 0 where every coordinate is 0;
+  parameter, counts as exactly 0 (an exact zero computed in floats: the delta method on a
+  quadratic cost), with standard error 0 and its z against ``r`` alone; ``variance_floor =
+  r^2`` is stored with the row;
 * ``evaluations``: the cost evaluations of one estimate (``Estimator.evaluations``);
 * ``time_s``: median wall-clock time of one estimator call producing
   ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
@@ -134,7 +133,9 @@ def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Ten
     # computed in floats (the delta method on a quadratic cost, whose scale gradient is a
     # difference of O(1) terms): 0, not 1e-12 that reads "1e13x below" the next.
     floor = 8 * torch.finfo(dtype).eps * magnitude
-    zero = var <= floor**2
+    # Only a parameter whose every coordinate is that still: a coordinate of a VAE's decoder
+    # may be truly that small beside others (a pixel always off), an exact zero is whole.
+    zero = (var <= floor**2).all().expand_as(var)
     var = torch.where(zero, torch.zeros_like(var), var)
     resolution = torch.where(zero, resolution.clamp_min(floor), resolution)
     se2 = var / n
