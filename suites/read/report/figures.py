@@ -312,7 +312,8 @@ def legend_under(figure: plt.Figure, handles: list, labels: list[str], title: st
 
 def suptitle(figure: plt.Figure, text: str) -> None:
     """A figure title wrapped to the figure's width, raised clear of the panel titles."""
-    width = max(30, int(figure.get_figwidth() * 8.5))  # about 8.5 characters an inch at 12.5 pt
+    # about 8.5 characters an inch at 12.5 pt; a one-panel figure is as wide as its legend
+    width = max(44, int(figure.get_figwidth() * 8.5))
     lines = textwrap.wrap(text, width)
     # suptitle hangs from y: lines of about 0.21 in (12.5 pt x 1.2), and 0.12 in of air.
     figure.suptitle("\n".join(lines), y=1.0 + (0.21 * len(lines) + 0.12) / figure.get_figheight(),
