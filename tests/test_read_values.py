@@ -332,6 +332,8 @@ def test_latex_tables_are_ascii_with_a_math_minus_and_a_dagger():
     assert r"2.1 ($-$0.9)" in latex and r"2.9 (+1.2)" in latex
     assert r"0.01 $\pm$ 0.01 \textsuperscript{\dag}" in latex
     assert "--0.9" not in latex
+    from suites.read.report.render import latex_tables
+    assert latex_tables([tables.problem_table("s", "bernoulli(dim=1)", rows, False)]).isascii()
 
 
 # --- the figures' helpers ----------------------------------------------------------------

@@ -322,7 +322,7 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None,
 def latex_tables(comparison, train=None) -> str:
     """tables.tex: every comparison table, for ``\\input`` into a paper."""
     header = ["% mcgradbench comparison tables; needs \\usepackage{booktabs}.",
-              f"% {tables.LEGEND}".replace("\n", " "), ""]
+              f"% {tables.latex_escape(tables.LEGEND)}".replace("\n", " "), ""]
     body = [tables.to_latex(t) for t in comparison]
     for title, frame in (train[1] if train else []):
         frame = frame.map(tables.latex_escape).rename(columns=tables.latex_escape)
