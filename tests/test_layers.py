@@ -137,6 +137,15 @@ def test_imports_inside_functions_form_no_cycle_either(package):
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
 
 
+@pytest.mark.parametrize("name", ["suites.read.ranking", "suites.read.text"])
+def test_what_the_readers_share_lies_below_them(name):
+    # advise, verdict and summary share the tie rule, the totals, label wrapping and records
+    # through these two, which import nothing of suites.read themselves
+    assert [t for t in imports(name) if t.startswith("suites.read")] == []
+    users = {"suites.read.advise", "suites.read.verdict", "suites.read.summary"}
+    assert any(name in imports(user) for user in users)
+
+
 def test_the_layer_check_sees_an_upward_import(tmp_path, monkeypatch):
     # The checks above would pass vacuously if the walker found no imports.
     assert "suites.store.schema" in imports("suites.measurement.measure")
