@@ -154,6 +154,14 @@ def check(kind, name):
         sys.exit(1)
 
 
+def advice_progress():
+    """On a terminal, one status line on stderr rewritten as ``advise`` measures; else none."""
+    if not sys.stderr.isatty():
+        return None
+    width = shutil.get_terminal_size((80, 24)).columns - 1
+    return lambda line: click.echo("\r\033[K" + f"advise: {line}"[:width], err=True, nl=False)
+
+
 @main.command()
 @click.option("--problem", "problem_name", required=True,
               help="A problem label as the tables print it, NAME(key=value,...), or "
@@ -189,9 +197,13 @@ def advise(problem_name, evaluations, num_estimates, estimator_names, seed, by, 
         problem = problems.get(problem_name)
         variants = [split_spec(name) for name in estimator_names] or None
         table, skipped = advice.advise(problem, evaluations, num_estimates, seed, min_run_time,
-                                       variants, by=by, rounds=rounds)
+                                       variants, by=by, rounds=rounds,
+                                       progress=advice_progress())
     except ValueError as error:
         raise BadInput(str(error)) from None
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
     label = problem_label(problem.name, problem.config_json)
     if output == "json":
         click.echo(json.dumps(advice.as_json(label, table, evaluations, skipped), indent=1))

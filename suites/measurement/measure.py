@@ -13,7 +13,13 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
 * ``bias_norm = ||bias||_2`` and ``bias_se = sqrt(sum_i se_i^2)``, its
   size under unbiasedness (``E||bias||^2 = bias_se^2`` then);
 * ``variance = 1/D sum_i var_i`` (trace of the covariance over ``D``) with
-  its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``;
+  its standard error, ``mse = 1/D sum_i (bias_i^2 + var_i)``; a parameter whose every
+  ``var_i`` is within the rounding of the cell's numbers, ``var_i <= r^2`` with
+  ``r = 8 eps(dtype) sqrt(D) max_j (rms_j + |g_j|)`` over the ``D`` coordinates of every
+  parameter, counts as exactly 0 (an exact zero computed in floats: the delta method on a
+  quadratic cost), with standard error 0 and its z against ``r`` alone; ``variance_floor =
+  r^2`` is stored with the row;
+* ``evaluations``: the cost evaluations of one estimate (``Estimator.evaluations``);
 * ``time_s``: median wall-clock time of one estimator call producing
   ``timed_estimates`` estimates, by ``torch.utils.benchmark.Timer`` (which
   synchronises CUDA), ``time_iqr_s`` its interquartile range. A peer
@@ -97,24 +103,47 @@ def bonferroni_z(num_coordinates: int, alpha: float = ALPHA) -> float:
     return float(torch.special.ndtri(tail))
 
 
+def magnitude(moments: dict[str, Moments], reference: dict[str, torch.Tensor]) -> float:
+    """``sqrt(D) max_i (rms_i + |g_i|)`` over the ``D`` coordinates of a cell's parameters:
+    the size of the numbers its estimates are computed from (a cost summed over ``D``
+    dimensions, whose rounding grows as a random walk of ``D`` steps), which bounds the
+    rounding of an exact zero."""
+    sizes = [float((m.rms() + reference[name].detach().reshape(-1).to(m.mean().device,
+                                                                         torch.float64).abs()).max())
+             for name, m in moments.items() if m.count >= 2]
+    coordinates = sum(m.shift.numel() for m in moments.values() if m.count >= 2)
+    return max(sizes, default=0.0) * math.sqrt(coordinates)
+
+
 def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Tensor | None,
-              dtype: torch.dtype) -> dict:
-    """The statistics of one parameter from its accumulated moments (NaN with fewer than two)."""
+              dtype: torch.dtype, magnitude: float = 0.0) -> dict:
+    """The statistics of one parameter from its accumulated moments (NaN with fewer than two);
+    ``magnitude``: the cell's (``magnitude``), which sets the variance read as exactly 0."""
     n = moments.count
     if n < 2:
         keys = ["mean_norm", "exact_norm", "bias_norm", "bias_se", "max_abs_z", "variance",
-                "variance_se", "mse"]
+                "variance_se", "mse", "variance_floor"]
         return {"numel": int(reference.numel()), **dict.fromkeys(keys, float("nan")),
                 "biased": False, "z_untested": int(reference.numel())}
     mean, var = moments.mean(), moments.variance()
     ref = reference.detach().reshape(-1).to(device=mean.device, dtype=torch.float64)
     bias = mean - ref
+    resolution = 8 * torch.finfo(dtype).eps * (moments.rms() + ref.abs())
+    # A spread no wider than the rounding of the cell's largest numbers is an exact zero
+    # computed in floats (the delta method on a quadratic cost, whose scale gradient is a
+    # difference of O(1) terms): 0, not 1e-12 that reads "1e13x below" the next.
+    floor = 8 * torch.finfo(dtype).eps * magnitude
+    # Only a parameter whose every coordinate is that still: a coordinate of a VAE's decoder
+    # may be truly that small beside others (a pixel always off), an exact zero is whole.
+    zero = (var <= floor**2).all().expand_as(var)
+    var = torch.where(zero, torch.zeros_like(var), var)
+    resolution = torch.where(zero, resolution.clamp_min(floor), resolution)
     se2 = var / n
     if reference_se is not None:
         se2 = se2 + reference_se.detach().reshape(-1).to(mean.device, torch.float64) ** 2
-    resolution = 8 * torch.finfo(dtype).eps * (moments.rms() + ref.abs())
     z = bias / torch.sqrt(se2 + resolution**2).clamp_min(torch.finfo(torch.float64).tiny)
-    tested = moments.effective_estimates() >= MIN_EFFECTIVE_ESTIMATES
+    # A coordinate without spread is tested against its rounding alone, whatever its kurtosis.
+    tested = (moments.effective_estimates() >= MIN_EFFECTIVE_ESTIMATES) | zero
     max_abs_z = float(z.abs()[tested].max()) if bool(tested.any()) else float("nan")
     return {
         "numel": int(mean.numel()),
@@ -126,8 +155,9 @@ def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Ten
         "biased": bool(max_abs_z > bonferroni_z(mean.numel())),
         "z_untested": int((~tested).sum()),
         "variance": float(var.mean()),
-        "variance_se": moments.mean_variance_se(),
+        "variance_se": 0.0 if bool(zero.all()) else moments.mean_variance_se(),
         "mse": float((bias**2 + var).mean()),
+        "variance_floor": floor**2,
     }
 
 
@@ -304,13 +334,15 @@ def measure(problem, estimator, num_estimates: int, num_samples: int = 1, seed: 
         "reference": problem.reference_kind, "time_s": time_s, "time_iqr_s": time_iqr_s,
         "timing_samples": timing_samples,
         "timed_estimates": timed_estimates, "adapt_steps": steps, "adapt_time_s": adapt_time_s,
+        "evaluations": estimator.evaluations(problem, num_samples),
         "adapted_state": adapted_state, "roundtrip_s": roundtrip_s, **run_metadata(target),
         "pathwise": estimator.pathwise(problem.distribution(problem.params)),
     }
+    size = magnitude(moments, reference)
     rows = [
         {**common, "param": name, "nonfinite": nonfinite[name],
          **summarise(moments[name], reference[name],
-                     None if reference_se is None else reference_se[name], problem.dtype),
+                     None if reference_se is None else reference_se[name], problem.dtype, size),
          **compare_exact(moments[name],
                          None if exact_values is None else exact_values.mean[name],
                          None if exact_values is None else exact_values.variance[name],

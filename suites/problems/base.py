@@ -33,7 +33,7 @@ import torch
 from torch.distributions import Distribution
 
 from estimators.memory import check_fits
-from estimators.registry import OptionTypeError, check_not_flag, check_seed, with_options
+from estimators.registry import OptionTypeError, check_not_flag, check_seed
 
 Params = Mapping[str, torch.Tensor]
 
@@ -125,8 +125,11 @@ class Problem(abc.ABC):
 
     @property
     def label(self) -> str:
-        """``name(k=v,...)``, as the CLI and the report name a configuration."""
-        return with_options(self.name, self.config)
+        """``name(k=v,...)``, as the CLI and the report name a configuration: the options away
+        from their defaults and the dimension (``suites.problems.labels.problem_label``), one
+        spelling everywhere (never ``probs=None``); typed back, it builds this configuration."""
+        from suites.problems.labels import problem_label
+        return problem_label(self.name, self.config_json)
 
     def __repr__(self) -> str:
         return f"suites.problems.get({self.name!r}, " + ", ".join(

@@ -45,7 +45,7 @@ import re
 import statistics
 import tomllib
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -54,6 +54,9 @@ import estimators as estimator_registry
 from suites import problems as problem_registry
 from suites.measurement.measure import measure, timed_call
 from suites.run.grids.base import samples_within
+from suites.read.ranking import (CRITERIA, TIE_SE, below, cell_totals, rank,  # noqa: F401
+                                 seconds_per_estimate, significance)
+from suites.read.text import fill, fitted, records
 
 #: Numbers (estimates x samples x elements) one advice measurement may hold, about: sets the
 #: default M so that a large problem (bernoulli_vae) is advised in minutes, not hours.
@@ -61,13 +64,6 @@ ELEMENTS = 2**25
 DEFAULT_ESTIMATES = (200, 10_000)
 #: Range of the timing rounds, over their median, above which the caveats warn.
 NOISY_TIMING = 0.25
-#: Combined standard errors within which two estimators are tied (two-sided ~5% false alarm).
-TIE_SE = 2.0
-#: What each ranking ranks by: (column, its standard error, words).
-CRITERIA = {"work": ("work_variance", "work_variance_se",
-                     "work-normalised variance (evaluations x total variance)"),
-            "time": ("time_variance", "time_variance_se",
-                     "time-normalised variance (seconds per estimate x total variance)")}
 DEFAULT_ROUNDS = 5
 
 
@@ -90,25 +86,31 @@ def default_num_estimates(problem, evaluations: int) -> int:
     return max(low, min(high, ELEMENTS // size))
 
 
-def interleaved_times(problem, runs: Sequence[tuple[Any, int]], num_estimates: int, seed: int,
-                      min_run_time: float, rounds: int) -> list[list[float]]:
-    """Per (estimator, K) of ``runs``: the median seconds per call of each of ``rounds`` rounds.
+def interleaved_times(problem, runs: Sequence[tuple[Any, int, int]], seed: int,
+                      min_run_time: float, rounds: int,
+                      progress: Callable[[str], None] | None = None) -> list[list[float]]:
+    """Per (estimator, K, estimates per call) of ``runs``: the median seconds per call of each
+    of ``rounds`` rounds.
 
     Round ``r`` times every estimator once, in turn, for ``min_run_time / rounds`` seconds,
     so that a load that comes and goes is spread over all of them rather than falling on one.
+    Each call produces the estimates ``measure`` would time for that estimator (one chunk:
+    ``run``'s timing rule), so that ``advise``'s seconds per estimate are ``run``'s.
     """
     times: list[list[float]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for i, (estimator, k) in enumerate(runs):
-            median, _, _ = timed_call(problem, estimator, num_estimates, k, seed,
-                                      min_run_time / rounds)
+    for r in range(rounds):
+        if progress:
+            progress(f"timing round {r + 1}/{rounds}")
+        for i, (estimator, k, calls) in enumerate(runs):
+            median, _, _ = timed_call(problem, estimator, calls, k, seed, min_run_time / rounds)
             times[i].append(median)
     return times
 
 
 def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None, seed: int = 0,
            min_run_time: float = 0.2, variants: Sequence[tuple[str, dict]] | None = None,
-           by: str = "work", rounds: int = DEFAULT_ROUNDS) -> tuple[pd.DataFrame, list[str]]:
+           by: str = "work", rounds: int = DEFAULT_ROUNDS,
+           progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Measure every applicable variant at ``evaluations`` cost evaluations per estimate.
 
     Returns one row per estimator variant and the variants not run, each with its
@@ -116,9 +118,12 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
     ``total_variance`` (tr Cov over every coordinate) and ``mean_variance`` (per
     coordinate), each with ``_se``; ``work_variance`` = evaluations x total and
     ``time_variance`` = seconds per estimate x total, with ``_se``;
-    ``time_per_estimate_s`` and ``time_spread``; ``bias_norm``, ``bias_se``,
+    ``time_per_estimate_s`` (the median over rounds of the seconds of one call, over the
+    estimates that call produced: ``measure``'s timed chunk, as ``run`` times it) and
+    ``time_spread`` (the rounds' range over that median); ``bias_norm``, ``bias_se``,
     ``max_abs_z``, ``biased``; ``rank`` (unbiased only, by ``by``) and ``tied``
-    (within ``TIE_SE`` combined standard errors of the best).
+    (within ``TIE_SE`` combined standard errors of the best). ``progress``, where given,
+    is called with a line before each measurement and each timing round.
     """
     if isinstance(evaluations, bool) or not isinstance(evaluations, int) or evaluations < 1:
         raise ValueError(f"--evaluations must be an integer >= 1, got {evaluations!r}")
@@ -132,7 +137,8 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         problem = problem_registry.get(problem)
     m = num_estimates or default_num_estimates(problem, evaluations)
     rows, skipped, runs = [], [], []
-    for name, options in (variants or default_variants()):
+    variants = list(variants or default_variants())
+    for i, (name, options) in enumerate(variants):
         estimator = estimator_registry.get(name, **options)
         label = estimator.label
         if not estimator.applies_to(problem):
@@ -145,81 +151,45 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
         except ValueError as error:
             skipped.append(f"{label}: not run at {evaluations} evaluations ({error})")
             continue
+        if progress:
+            progress(f"[{i + 1}/{len(variants)}] {label} K={k} M={m:,}")
         # Timed below, every estimator in turn, not here one after the other.
         measured = measure(problem, estimator, m, k, seed=seed, min_run_time=0)
-        coordinates = int(measured["numel"].sum())
-        trace = float((measured["variance"] * measured["numel"]).sum())
-        trace_se = math.sqrt(float(((measured["variance_se"] * measured["numel"]) ** 2).sum()))
+        totals = cell_totals(measured)
+        trace, trace_se = totals["total_variance"], totals["total_variance_se"]
         cost = estimator.evaluations(problem, k)
-        runs.append((estimator, k))
+        runs.append((estimator, k, int(measured["timed_estimates"].iloc[0])))
         rows.append({
             "estimator": label, "K": k, "evaluations": cost,
             "total_variance": trace, "total_variance_se": trace_se,
-            "mean_variance": trace / coordinates, "mean_variance_se": trace_se / coordinates,
+            "mean_variance": trace / totals["coordinates"],
+            "mean_variance_se": trace_se / totals["coordinates"],
             "work_variance": trace * cost, "work_variance_se": trace_se * cost,
-            "bias_norm": math.sqrt(float((measured["bias_norm"] ** 2).sum())),
-            "bias_se": math.sqrt(float((measured["bias_se"] ** 2).sum())),
-            "max_abs_z": float(measured["max_abs_z"].max()),
+            "bias_norm": totals["bias_norm"], "bias_se": totals["bias_se"],
+            "max_abs_z": totals["max_abs_z"],
             # Declared biased counts even where M is too small to see it (straight-through at low
             # temperature on bernoulli_vae at M = 200).
-            "biased": bool(measured["biased"].any()) or not getattr(estimator, "unbiased", True),
+            "biased": totals["flagged"] or not getattr(estimator, "unbiased", True),
             "declared_unbiased": bool(getattr(estimator, "unbiased", True)),
             "num_estimates": m,
-            "chunk": int(measured["timed_estimates"].iloc[0]),
         })
     if not rows:
         raise ValueError(f"no estimator applies to {problem.label} at {evaluations} evaluations")
     table = pd.DataFrame(rows)
-    chunk = int(table["chunk"].min())  # every estimator timed on calls of the same size
-    times = interleaved_times(problem, runs, chunk, seed, min_run_time, rounds)
-    per_estimate = [statistics.median(t) / chunk for t in times]
-    table["time_per_estimate_s"] = per_estimate
+    times = interleaved_times(problem, runs, seed, min_run_time, rounds, progress)
+    table["timed_estimates"] = [calls for _, _, calls in runs]
+    table["time_per_estimate_s"] = [seconds_per_estimate(statistics.median(t), calls)
+                                    for t, (_, _, calls) in zip(times, runs)]
     table["time_spread"] = [(max(t) - min(t)) / statistics.median(t) for t in times]
     time_rse = [statistics.stdev(t) / math.sqrt(len(t)) / statistics.median(t) if len(t) > 1
                 else math.nan for t in times]
     table["time_variance"] = table["total_variance"] * table["time_per_estimate_s"]
-    variance_rse = table["total_variance_se"] / table["total_variance"]
+    # an exact 0 (float rounding, suites.measurement) has no relative error: 0, not 0 / 0
+    variance_rse = [s / v if v > 0 else 0.0 for v, s in
+                    zip(table["total_variance"], table["total_variance_se"])]
     table["time_variance_se"] = table["time_variance"] * [
         math.hypot(v, t) for v, t in zip(variance_rse, time_rse)]
-    return rank(table.drop(columns="chunk"), by), skipped
-
-
-def rank(table: pd.DataFrame, by: str = "work") -> pd.DataFrame:
-    """``table`` sorted (unbiased first, by ``by``'s criterion; non-finite values last) with
-    ``rank`` (unbiased rows) and ``tied`` (within ``TIE_SE`` combined se of the best)."""
-    column, se, _ = CRITERIA[by]
-    finite = table[column].map(math.isfinite)
-    table = (table.assign(_finite=~finite)
-             .sort_values(["biased", "_finite", column], kind="stable")
-             .drop(columns="_finite").reset_index(drop=True))
-    unbiased = ~table["biased"] & table[column].map(math.isfinite)
-    table["rank"] = pd.array([i + 1 if u else None for i, u in enumerate(unbiased)], dtype="Int64")
-    table["tied"] = False
-    if unbiased.any():
-        best = table[unbiased].iloc[0]
-        table.loc[unbiased, "tied"] = [
-            significance(best[column], best[se], v, s) < TIE_SE
-            for v, s in zip(table.loc[unbiased, column], table.loc[unbiased, se])]
-    table["by"] = by
-    return table
-
-
-def significance(best: float, best_se: float, other: float, other_se: float) -> float:
-    """How many combined standard errors ``other`` lies above ``best``, on the log scale.
-
-    ``(ln other - ln best) / sqrt(rse_best^2 + rse_other^2)``, ``rse = se / value`` (the
-    delta method): timings, and so time-normalised variances, are noisy by factors, and
-    a linear gap over a large absolute se would tie values 10^5 apart. Where a value is
-    not positive, the linear ``(other - best) / sqrt(se_best^2 + se_other^2)``; ``inf``
-    where both are exact and differ.
-    """
-    if best > 0 and other > 0:
-        gap, noise = math.log(other / best), math.hypot(best_se / best, other_se / other)
-    else:
-        gap, noise = other - best, math.hypot(best_se, other_se)
-    if noise > 0 and math.isfinite(noise):
-        return gap / noise
-    return 0.0 if gap == 0 else math.inf
+    return rank(table, by), skipped
 
 
 def recommendation(table: pd.DataFrame) -> str:
@@ -239,11 +209,10 @@ def recommendation(table: pd.DataFrame) -> str:
         return (f"Tied: {names}: within {TIE_SE:g} combined standard errors of the best "
                 f"{words.split(' (')[0]} ({best[column]:.3g} ± {best[se]:.2g}); use any of them.")
     second = ranked.iloc[1]
-    ratio = second[column] / best[column]
     z = significance(best[column], best[se], second[column], second[se])
     return (f"Use {best['estimator']} (K={best['K']}): {words.split(' (')[0]} {best[column]:.3g} "
-            f"± {best[se]:.2g}, {ratio:.3g}x lower than the next, {second['estimator']} "
-            f"({z:.1f} standard errors apart).")
+            f"± {best[se]:.2g}, {below(best[column], second[column], 'lower than')} the next, "
+            f"{second['estimator']} ({z:.1f} standard errors apart).")
 
 
 def caveats(problem_label: str, table: pd.DataFrame, evaluations: int,
@@ -289,14 +258,16 @@ def views(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
               for r, t in zip(unbiased["rank"], unbiased["tied"])],
         "estimator": unbiased["estimator"], "K": unbiased["K"],
     })
-    if by == "work":
+    if by == "work":  # total var = evals×var / evals: its column would not fit 80 columns
         ranked["evals"] = unbiased["evaluations"]
-    ranked["total var"] = [pm(v, s) for v, s in zip(unbiased["total_variance"],
-                                                    unbiased["total_variance_se"])]
+    else:
+        ranked["total var"] = [pm(v, s) for v, s in zip(unbiased["total_variance"],
+                                                        unbiased["total_variance_se"])]
     if by == "work":
         ranked["evals×var"] = [pm(v, s) for v, s in zip(unbiased["work_variance"],
                                                         unbiased["work_variance_se"])]
         ranked["µs/est"] = us
+        ranked["range"] = [f"{s:.0%}" for s in unbiased["time_spread"]]
     else:
         ranked["µs/est"] = us
         ranked["range"] = [f"{s:.0%}" for s in unbiased["time_spread"]]
@@ -312,30 +283,13 @@ def views(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ranked, apart
 
 
-def fitted(frame: pd.DataFrame, width: int) -> str:
-    """``frame`` as a plain table within ``width`` columns: estimator labels wrap."""
-    from tabulate import tabulate
-
-    from suites.read.summary import wrap_label
-
-    # tabulate pads a header to its width plus 2 (MIN_PADDING) and puts columns 2 apart.
-    others = sum(max(len(str(h)) + 2, frame[h].astype(str).str.len().max()) + 2
-                 for h in frame.columns if h != "estimator")
-    label_width = max(12, width - others - 1)
-    frame = frame.assign(estimator=[wrap_label(e, label_width) for e in frame["estimator"]])
-    return tabulate(frame.values.tolist(), headers=list(frame.columns), tablefmt="simple",
-                    disable_numparse=True)
-
-
 def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: Sequence[str],
            width: int = 80) -> str:
     """The printed advice within ``width`` columns: ranked unbiased table, biased table,
     recommendation, legend and caveats."""
-    import textwrap
-
     by = table["by"].iloc[0]
     ranked, apart = views(table)
-    wrap = lambda text: textwrap.fill(text, width, subsequent_indent="  ")  # noqa: E731
+    wrap = lambda text: fill(text, width, subsequent_indent="  ")  # noqa: E731
     parts = [wrap(f"Advice for {problem_label} at {evaluations} cost evaluations per estimate"), "",
              wrap(f"Unbiased, ranked by {CRITERIA[by][2]}; lower is better:"),
              fitted(ranked, width) if not ranked.empty else "  (none)", "",
@@ -345,12 +299,12 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
              wrap("total var: variance of one estimate summed over every parameter coordinate "
                   "(trace of its covariance) ± se; evals: cost evaluations of one estimate; "
                   + ("evals×var: their product, the variance per unit of work; "
-                     if by == "work" else
-                     "s×var: seconds per estimate × total var; range: of the timing "
-                     "rounds, over their median; ")
-                  + "µs/est: median wall-clock time per estimate; # =1: tied with the best "
+                     if by == "work" else "s×var: seconds per estimate × total var; ")
+                  + "µs/est: median wall-clock time per estimate (of a call of one chunk of "
+                  "estimates, as run times it); range: of the timing rounds, over their median; "
+                  "# =1: tied with the best "
                   f"(within {TIE_SE:g} combined standard errors)."), "", "Caveats:"]
-    parts += [textwrap.fill(line, width, initial_indent="- ", subsequent_indent="  ")
+    parts += [fill(line, width, initial_indent="- ", subsequent_indent="  ")
               for line in caveats(problem_label, table, evaluations, skipped)]
     return "\n".join(parts)
 
@@ -358,8 +312,6 @@ def render(problem_label: str, table: pd.DataFrame, evaluations: int, skipped: S
 def as_json(problem_label: str, table: pd.DataFrame, evaluations: int,
             skipped: Sequence[str]) -> dict:
     """The advice as data (``--format json``): every row, the recommendation and caveats."""
-    from suites.read.summary import records
-
     rows = records(table.astype(object).where(table.notna(), None))
     ranked = table[table["rank"].notna()]
     best = list(ranked[ranked["tied"]]["estimator"]) if len(ranked) else []

@@ -1,14 +1,15 @@
 """The table ``mcgradbench run`` prints: the report's columns, fitted to a terminal's width."""
 from __future__ import annotations
 
-import re
-import textwrap
 
 import pandas as pd
 
 from suites.problems.labels import estimator_label, problem_label
 from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES
 from suites.read.report.tables import UNTESTED, nonfinite_words, untested_mark
+from suites.read.ranking import seconds_per_estimate
+from suites.read.text import fill, label_width, records, wrap_label
+from suites.read.verdict import verdicts
 
 
 def pm(value: float, se: float) -> str:
@@ -18,7 +19,7 @@ def pm(value: float, se: float) -> str:
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The printed view of result rows: one line per cell and parameter, the report's columns."""
-    per_estimate_us = df["time_s"] / df["timed_estimates"] * 1e6
+    per_estimate_us = seconds_per_estimate(df["time_s"], df["timed_estimates"]) * 1e6
     return pd.DataFrame({
         "problem": [problem_label(n, c) for n, c in zip(df["problem"], df["problem_config"])],
         "estimator": [estimator_label(n, c) for n, c in zip(df["estimator"], df["estimator_config"])],
@@ -31,27 +32,6 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "µs/est": [f"{t:.3g}" if t == t else "–" for t in per_estimate_us],
         "note": [nonfinite_words(n) for n in df["nonfinite"]],
     })
-
-
-def wrap_label(label: str, width: int) -> str:
-    """``label`` on lines of at most ``width`` characters, broken after ``(`` and ``,``
-    (between options), then after ``=`` (between an option and its value); a piece wider
-    than ``width`` breaks before its ``(`` and after its ``_`` (``straight_through_gumbel``
-    / ``(temperature=0.5)``, ``score_function_`` / ``median``), and inside a word only
-    where one alone is wider."""
-    tokens = []
-    for token in re.findall(r"[^(,=]*[(,=]|[^(,=]+$", label):
-        if len(token) <= width:
-            tokens.append(token)
-            continue
-        name, bracket = (token[:-1], "(") if token.endswith("(") else (token, "")
-        tokens += re.findall(r"[^_]*_|[^_]+$", name) + ([bracket] if bracket else [])
-    lines = [""]
-    for token in tokens:
-        if lines[-1] and len(lines[-1]) + len(token) > width:
-            lines.append("")
-        lines[-1] += token
-    return "\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in lines)
 
 
 def format_summary(df: pd.DataFrame, width: int) -> str:
@@ -81,12 +61,12 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
         # plus 2, and columns are 2 apart.
         others = sum(max(len(str(h)) + 2, block[h].astype(str).str.len().max()) + 2
                      for h in block.columns if h != "estimator")
-        label_width = max(10, width - others - 1)
-        block = block.assign(estimator=[wrap_label(e, label_width) for e in block["estimator"]])
+        fit = label_width(block["estimator"], width - others - 1)
+        block = block.assign(estimator=[wrap_label(e, fit) for e in block["estimator"]])
         text = tabulate(block.values.tolist(), headers=list(block.columns), tablefmt="simple",
                         disable_numparse=True,
-                        maxcolwidths=[label_width] + [None] * (block.shape[1] - 1))
-        blocks.append(textwrap.fill(" · ".join(heading), width) + "\n" + text)
+                        maxcolwidths=[fit] + [None] * (block.shape[1] - 1))
+        blocks.append(fill(" · ".join(heading), width) + "\n" + text)
     legends = []
     if view["‖bias‖"].str.endswith("*").any():
         legends.append("* significantly biased (largest per-coordinate |z| beyond the "
@@ -94,7 +74,7 @@ def format_summary(df: pd.DataFrame, width: int) -> str:
     if view["‖bias‖"].str.endswith(UNTESTED).any():
         legends.append(f"† bias not tested: no coordinate had {MIN_EFFECTIVE_ESTIMATES} "
                        f"effective estimates (3M / kurtosis)")
-    return "\n\n".join(blocks + [textwrap.fill(text, width) for text in legends])
+    return "\n\n".join(blocks + [fill(text, width) for text in legends])
 
 
 def format_train_summary(table: pd.DataFrame, width: int) -> str:
@@ -117,8 +97,8 @@ def format_train_summary(table: pd.DataFrame, width: int) -> str:
         block = block.drop(columns="problem")
         others = sum(max(len(h) + 2, block[h].astype(str).str.len().max()) + 2
                      for h in block.columns if h != "estimator")
-        label_width = max(10, width - others - 1)
-        block = block.assign(estimator=[wrap_label(e, label_width) for e in block["estimator"]])
+        fit = label_width(block["estimator"], width - others - 1)
+        block = block.assign(estimator=[wrap_label(e, fit) for e in block["estimator"]])
         blocks.append(f"{problem} · final objective (mean ± se over seeds); seconds: one curve\n"
                       + tabulate(block.values.tolist(), headers=list(block.columns),
                                  tablefmt="simple", disable_numparse=True))
@@ -129,8 +109,6 @@ def summary_json(table: pd.DataFrame) -> str:
     """``run --format json``: every result row's numbers under its labels, and the verdicts."""
     import json
 
-    from suites.read.verdict import verdicts
-
     rows = pd.DataFrame({
         "problem": [problem_label(n, c) for n, c in zip(table["problem"], table["problem_config"])],
         "estimator": [estimator_label(n, c) for n, c in zip(table["estimator"], table["estimator_config"])],
@@ -139,20 +117,10 @@ def summary_json(table: pd.DataFrame) -> str:
         keep = ["param", "device", "num_estimates", "num_samples", "seed", "variance",
                 "variance_se", "bias_norm", "bias_se", "max_abs_z", "biased", "nonfinite"]
         rows = rows.join(table[keep].reset_index(drop=True)).assign(
-            time_per_estimate_s=(table["time_s"] / table["timed_estimates"]).to_numpy())
+            time_per_estimate_s=seconds_per_estimate(table["time_s"], table["timed_estimates"]).to_numpy())
         found = records(verdicts(table))
     else:
         keep = ["device", "num_samples", "seed", "step", "seconds", "objective"]
         rows = rows.join(table[keep].reset_index(drop=True))
         found = []
     return json.dumps({"rows": records(rows), "best": found}, indent=1)
-
-
-def records(frame: pd.DataFrame) -> list[dict]:
-    """``frame``'s rows as JSON-ready dicts: floats to the last bit (``to_json`` rounds to 10
-    digits), NaN as null."""
-    def plain(value):
-        if hasattr(value, "item"):  # numpy scalars
-            value = value.item()
-        return None if isinstance(value, float) and value != value else value
-    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]

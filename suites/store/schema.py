@@ -14,7 +14,7 @@ COLUMNS = [
     "torch_version", "device_name", "git_commit", "utc_time",
     "exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
     "exact_rel_error", "nonfinite", "timing_samples", "adapt_steps", "adapt_time_s", "adapted_state",
-    "roundtrip_s", "z_untested", "pathwise",
+    "roundtrip_s", "z_untested", "pathwise", "variance_floor", "evaluations",
 ]
 #: Columns that runs stored before they existed lack; read as NaN ("not computed").
 EXACT_COLUMNS = ["exact_variance", "exact_bias_norm", "exact_variance_z", "exact_mean_max_abs_z",
@@ -27,9 +27,13 @@ PEER_COLUMNS = ["roundtrip_s"]
 #: ``pathwise``: which path a pathwise estimator differentiates through on the row's family
 #: (``Estimator.pathwise``): "explicit", "implicit" (torch's implicit reparameterisation
 #: gradient: Gamma, Beta, Dirichlet), "rejection"; "" for the others and for older runs.
-#: Coordinates left out of ``max_abs_z`` (too few effective estimates; ``suites.measurement``).
+#: ``z_untested``: coordinates left out of ``max_abs_z`` (too few effective estimates;
+#: ``suites.measurement``); ``variance_floor``: the rounding variance below which a coordinate's
+#: variance reads as exactly 0; ``evaluations``: the cost evaluations of one estimate
+#: (``Estimator.evaluations``, stored so that a plugin named ``pkg.module:Class`` is ranked by
+#: work where its label alone cannot rebuild it).
 OPTIONAL_COLUMNS = (EXACT_COLUMNS + ["nonfinite", "timing_samples"] + ADAPT_COLUMNS + PEER_COLUMNS
-                    + ["z_untested"] + ["pathwise"])
+                    + ["z_untested", "pathwise", "variance_floor", "evaluations"])
 #: Columns of a training run's ``results.csv``: one row per logged step.
 TRAIN_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config", "device",
                  "num_samples", "seed", "lr", "step", "seconds", "objective", "grad_variance",

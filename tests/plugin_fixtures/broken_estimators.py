@@ -54,3 +54,12 @@ class GradientOffByFactor(Gaussian):
 
     def exact_gradient(self, params=None):
         return {n: 2 * g for n, g in super().exact_gradient(params).items()}
+
+
+class DeclaredBiased(Reparam):
+    """Reparam's estimates (unbiased), but declaring itself biased: ranked apart whatever the
+    z test says (advise, the verdict)."""
+
+    name = "declared_biased"
+    options = {"b": 0.0}  # unused: an option to spell in labels
+    unbiased = False

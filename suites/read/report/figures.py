@@ -41,9 +41,15 @@ class Skip(Exception):
     """The rows lack what a figure needs; the message says what, for report.md."""
 
 
+#: seaborn's ``paper`` context scaled so that a figure of 3 panels (9.4 in wide), printed at
+#: a 6.5 in text width, keeps tick labels near 8 pt (11.4 pt drawn; 6 pt at scale 1).
+FONT_SCALE = 1.3
+
+
 def style() -> None:
-    """seaborn's ``paper`` context: tick labels 8.8 pt, axis labels and titles 9.6 pt."""
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0, rc=RC)
+    """seaborn's ``paper`` context at ``FONT_SCALE``: tick labels 11.4 pt, axis labels and
+    titles 12.5 pt as drawn."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=FONT_SCALE, rc=RC)
 
 
 #: The report's colour of each label: one estimator has one colour in every figure.
@@ -81,6 +87,20 @@ def shades(hue, count: int) -> list[tuple]:
     rgb = np.asarray(hue, dtype=float)
     mix = np.linspace(-0.4, 0.55, count)  # < 0: towards white, > 0: towards black
     return [tuple(rgb + (1 - rgb) * -m if m < 0 else rgb * (1 - m)) for m in mix]
+
+
+#: Line styles by block of ``distinct_colours``: tab10's ten solid, their light partners
+#: dashed, Dark2's dotted, husl's dash-dotted, so that two near hues never share a style.
+LINE_STYLES = ["-", "--", ":", "-."]
+COLOUR_BLOCKS = [10, 20, 28]
+
+
+def line_styles(labels) -> dict[str, str]:
+    """The line style of each label, by the block its colour (``palette``) was drawn from."""
+    colours = palette(labels)
+    order = list(_COLOURS)
+    return {label: LINE_STYLES[sum(order.index(label) >= b for b in COLOUR_BLOCKS)]
+            for label in colours}
 
 
 def markers(labels) -> dict[str, str]:
@@ -186,7 +206,8 @@ def lines_with(df: pd.DataFrame, line: list[str], x: str, at_least: int = 2) -> 
     return df[counts >= at_least]
 
 
-def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None, **_):
+def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=None,
+                   linestyle="-", **_):
     """Lines with ±1 se error bars, one per suite, device and K of the estimator (``LINE_KEYS``:
     never one line through points of two); points where ``hollow`` is true drawn unfilled."""
     keys = [k for k in LINE_KEYS if k in data]
@@ -194,7 +215,7 @@ def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=
         part = part.sort_values(x)
         plt.errorbar(part[x], part[y], yerr=part[yerr], color=color,
                      label=label if i == 0 else None, marker=marker, markersize=4, capsize=2,
-                     linewidth=1.2)
+                     linewidth=1.2, linestyle=linestyle)
         if hollow is not None:
             calm = part[part[hollow]]
             plt.plot(calm[x], calm[y], linestyle="none", marker=marker, markersize=4,
@@ -202,25 +223,44 @@ def errorbar_lines(data, x, y, yerr, color=None, label=None, marker="o", hollow=
 
 
 def facet(data: pd.DataFrame, panel: str, hue: str, **kw) -> sns.FacetGrid:
-    """Panels by ``panel`` (wrapped), one colour and marker per ``hue`` label."""
+    """Panels by ``panel`` (wrapped), one colour, marker and line style per ``hue`` label."""
     hues = sorted(data[hue].unique())
     n = data[panel].nunique()
+    shapes, styles = markers(hues), line_styles(hues)
     return sns.FacetGrid(data, col=panel, col_wrap=min(COL_WRAP, n), col_order=panel_order(data, panel),
-                         hue=hue, hue_order=hues,
-                         palette=palette(hues), hue_kws={"marker": [markers(hues)[h] for h in hues]},
+                         hue=hue, hue_order=hues, palette=palette(hues),
+                         hue_kws={"marker": [shapes[h] for h in hues],
+                                  "linestyle": [styles[h] for h in hues]},
                          sharex=False, sharey=False, height=PANEL_HEIGHT, aspect=PANEL_ASPECT, **kw)
 
 
-#: Characters of a panel title that fit over a panel (3.1 in at 9.6 pt).
-PANEL_TITLE_WIDTH = 34
+#: Characters of a panel title that fit over a panel (3.1 in at 12.5 pt).
+PANEL_TITLE_WIDTH = 26
 
 
-def finish(grid: sns.FacetGrid, title: str, legend_title: str) -> plt.Figure:
+def zero_notes(rows: pd.DataFrame, panel: str, at: str | None = None) -> dict[str, str]:
+    """Per panel, the cells of variance exactly 0 (``suites.measurement``), which a log axis
+    cannot show: ``variance 0: delta_method (K=4)`` (``at``: the x column, ``... at k=1``),
+    for a line under its title."""
+    zero = rows[rows["variance"] == 0]
+
+    def name(row) -> str:
+        return f"{row['estimator_label']} (K={row['num_samples']})" + (
+            f" at {at}={row[at]:g}" if at else "")
+    return {p: textwrap.fill("variance 0: " + ", ".join(dict.fromkeys(
+                name(row) for _, row in group.iterrows())), PANEL_TITLE_WIDTH + 8)
+            for p, group in zero.groupby(panel, sort=False)}
+
+
+def finish(grid: sns.FacetGrid, title: str, legend_title: str,
+           notes: dict[str, str] | None = None) -> plt.Figure:
     grid.set_titles(col_template="{col_name}")
-    for ax in grid.axes.flat:
+    for panel, ax in grid.axes_dict.items():
         # "problem(configuration) · parameter" wider than its panel: the parameter below
         if len(ax.get_title()) > PANEL_TITLE_WIDTH:
             ax.set_title(ax.get_title().replace(" · ", "\n"))
+        if (notes or {}).get(panel):
+            ax.set_title(ax.get_title() + "\n" + notes[panel], fontsize="small")
     # The panels' own artists: seaborn's legend proxies of error-bar lines lose their
     # markers, which tell near colours apart.
     entries = panel_legend(grid.axes.flat)
@@ -272,10 +312,11 @@ def legend_under(figure: plt.Figure, handles: list, labels: list[str], title: st
 
 def suptitle(figure: plt.Figure, text: str) -> None:
     """A figure title wrapped to the figure's width, raised clear of the panel titles."""
-    width = max(40, int(figure.get_figwidth() * 11))  # about 11 characters an inch at 9.6 pt
+    # about 8.5 characters an inch at 12.5 pt; a one-panel figure is as wide as its legend
+    width = max(44, int(figure.get_figwidth() * 8.5))
     lines = textwrap.wrap(text, width)
-    # suptitle hangs from y: lines of about 0.16 in (9.6 pt x 1.2), and 0.12 in of air.
-    figure.suptitle("\n".join(lines), y=1.0 + (0.16 * len(lines) + 0.12) / figure.get_figheight(),
+    # suptitle hangs from y: lines of about 0.21 in (12.5 pt x 1.2), and 0.12 in of air.
+    figure.suptitle("\n".join(lines), y=1.0 + (0.21 * len(lines) + 0.12) / figure.get_figheight(),
                     fontsize="medium")
 
 
@@ -289,23 +330,25 @@ def variance_vs_dimension(df: pd.DataFrame) -> plt.Figure:
 def variance_vs_dimension_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The points of ``variance_vs_dimension``: lines of two or more dimensions, the most
     precise cell at each."""
-    rows = preferred_device(df[df["dim"].notna() & (df["variance"] > 0)])
+    rows = preferred_device(df[df["dim"].notna() & (df["variance"] >= 0)])
     rows = rows.assign(panel=rows["problem_variant"] + " · " + rows["param"])
     line = ["panel", "estimator_label", *LINE_KEYS]
     rows = lines_with(largest_m(rows, line, "dim"), line, "dim")
-    if rows.empty:
+    if not (rows["variance"] > 0).any():
         raise Skip("no estimator was measured on one problem at two or more dimensions")
     return rows
 
 
 def draw_variance_vs_dimension(rows: pd.DataFrame) -> plt.Figure:
+    notes = zero_notes(rows, "panel")
+    rows = rows[rows["variance"] > 0]
     grid = facet(rows, "panel", "estimator_label")
     grid.map_dataframe(errorbar_lines, x="dim", y="variance", yerr="variance_se")
     for panel, ax in grid.axes_dict.items():
         set_scales(ax, rows[rows["panel"] == panel], "dim", "variance", force_x=True, force_y=True)
     grid.set_axis_labels("dimension d", "variance per coordinate")
     return finish(grid, f"Variance of one estimate against dimension ({rows['device'].iloc[0]}; "
-                        f"error bars: ±1 se)", "estimator")
+                        f"error bars: ±1 se)", "estimator", notes)
 
 
 def bias_vs_temperature(df: pd.DataFrame) -> plt.Figure:
@@ -421,8 +464,10 @@ def efficiency(df: pd.DataFrame) -> plt.Figure:
 def efficiency_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The points of ``efficiency``: one per problem, estimator, device and K (its most
     precise cell), the variance per coordinate over all its parameters."""
-    rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] > 0)]
-    if rows.empty:
+    # A cell of variance 0 (exact; suites.measurement) has no place on a log axis: kept, and
+    # named in its panel rather than drawn.
+    rows = df[np.isfinite(df["time_per_estimate_s"]) & (df["variance"] >= 0)]
+    if rows.empty or not (rows["variance"] > 0).any():
         raise Skip("no timed cells (time_s is missing; run without --min-run-time 0)")
     # problem, problem_variant and dim order the panels (they follow from problem_label)
     cell = ["problem_label", "estimator_label", "device", "num_samples", "num_estimates", "run",
@@ -444,6 +489,8 @@ def efficiency_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
+    notes = zero_notes(per_cell, "problem_label")
+    per_cell = per_cell[per_cell["variance"] > 0]
     order = panel_order(per_cell, "problem_label")
     labels = sorted(per_cell["estimator_label"].unique())
     per_cell = per_cell.assign(variant=variant_labels(per_cell))
@@ -469,8 +516,12 @@ def draw_efficiency(per_cell: pd.DataFrame) -> plt.Figure:
         draw_frontier(ax, here[~biased])
         ax.scatter(here.loc[biased, "time_us"], here.loc[biased, "variance"], marker="x",
                    color="black", s=22, linewidths=0.9, zorder=4)
+
     grid.set_axis_labels("time per estimate [µs]", "variance per coordinate")
     grid.set_titles(col_template="{col_name}")
+    for panel, ax in grid.axes_dict.items():
+        if notes.get(panel):  # a log axis has no 0: named under the title, not drawn
+            ax.set_title(f"{panel}\n{notes[panel]}", fontsize="small")
     legend_below(grid)
     suptitle(grid.figure, "Efficiency: variance × time (lower left is better; grey dashed: "
                           "equal variance × time; black line: frontier of the unbiased; ×: "
@@ -515,14 +566,15 @@ def papers_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
     rows = papers_rows(df, "gaussian")
     if rows.empty or "k" not in rows:
         raise Skip("no `papers` suite rows on the gaussian problem (run `mcgradbench run papers`)")
+    notes = zero_notes(rows, "param", at="k")
     rows = rows[rows["variance"] > 0]
     grid = facet(rows, "param", "estimator_label")
     grid.map_dataframe(errorbar_lines, x="k", y="variance", yerr="variance_se")
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-    grid.set_axis_labels("k in the cost (x - k)²", "variance of one estimate (K inner samples)")
+    grid.set_axis_labels("k in the cost (x - k)²", "variance of one estimate")
     return finish(grid, "Reproduced: Mohamed et al. 2020 (JMLR), variance against k, "
-                        "N(μ=1, σ=1) (error bars: ±1 se)", "estimator")
+                        "N(μ=1, σ=1) (error bars: ±1 se)", "estimator", notes)
 
 
 def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
@@ -564,9 +616,10 @@ def papers_toy_log_variance(df: pd.DataFrame) -> plt.Figure:
         values = pd.concat([here["variance"], here["exact_variance"]])
         readable_log_ticks(ax.xaxis, values, ax.get_xlim())
         ax.set_title(f"t = {target:g}")
-        ax.set_xlabel("variance of one estimate")
     axes[0, 0].set_yticks(range(len(entries)), entries)
     axes[0, 0].invert_yaxis()  # the first entry at the top (the y axis is shared)
+    # once: under each panel the two ran together
+    fig.supxlabel("variance of one estimate", fontsize=plt.rcParams["axes.labelsize"])
     fig.tight_layout()
     if exact_handle is not None:
         legend_under(fig, [exact_handle], ["closed form (exact, by enumeration)"])

@@ -331,8 +331,9 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None,
 def latex_tables(comparison, train=None) -> str:
     """tables.tex: every comparison table, for ``\\input`` into a paper."""
     header = ["% mcgradbench comparison tables; needs \\usepackage{booktabs}.",
-              f"% {tables.LEGEND}".replace("\n", " "), ""]
+              f"% {tables.latex_escape(tables.LEGEND)}".replace("\n", " "), ""]
     body = [tables.to_latex(t) for t in comparison]
     for title, frame in (train[1] if train else []):
-        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=True))
+        frame = frame.map(tables.latex_escape).rename(columns=tables.latex_escape)
+        body.append(f"% {title}\n" + frame.to_latex(index=False, escape=False))
     return "\n".join(header + body)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from suites.store import rundir as store
 from suites.problems.labels import (estimator_label, parse_config, problem_label, varying_keys, with_options)
+from suites.read.ranking import seconds_per_estimate
 
 #: What identifies one measured number (a cell and parameter) across runs.
 IDENTITY = ["suite", "problem", "problem_config", "estimator", "estimator_config", "device",
@@ -77,7 +78,7 @@ def annotate(df: pd.DataFrame) -> pd.DataFrame:
                          for n, c in zip(df["problem"], df["problem_config"])],
         dim=[c.get("dim") for c in problem_configs],
         temperature=[c.get("temperature") for c in estimator_configs],
-        time_per_estimate_s=df["time_s"] / df["timed_estimates"],
+        time_per_estimate_s=seconds_per_estimate(df["time_s"], df["timed_estimates"]),
     )
 
 

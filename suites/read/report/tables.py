@@ -232,11 +232,17 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "^": r"\textasciicircum{}"}
 
 
+#: The Unicode of the cells and headers, in plain LaTeX (pdflatex without inputenc options):
+#: a minus is math's, not the ``--`` (en dash) that marks "not available".
+LATEX_UNICODE = {"±": r"$\pm$", "‖": r"$\|$", "µ": r"$\mu$", "−": r"$-$", "–": "--",
+                 "†": r"\textsuperscript{\dag}", "×": r"$\times$", "·": r"$\cdot$",
+                 "\u2009": " "}
+
+
 def latex_escape(text: str) -> str:
-    """``text`` safe in LaTeX, with ``±``, ``‖``, ``µ``, ``–`` as math or ASCII."""
-    out = "".join(LATEX_SPECIALS.get(ch, ch) for ch in str(text))
-    return (out.replace("±", r"$\pm$").replace("‖", r"$\|$").replace("µ", r"$\mu$")
-            .replace("−", "--").replace("–", "--").replace("\u2009", " "))
+    """``text`` safe in LaTeX and ASCII only: ``±``, ``‖``, ``µ``, ``−``, ``×``, ``·`` as
+    math, ``†`` as ``\\dag``, ``–`` (not available) as ``--``."""
+    return "".join(LATEX_SPECIALS.get(ch) or LATEX_UNICODE.get(ch, ch) for ch in str(text))
 
 
 def to_latex(table: Table) -> str:

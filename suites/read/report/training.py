@@ -128,8 +128,10 @@ LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mea
 
 # --- figures ----------------------------------------------------------------------------
 
-def band_lines(ax, curves: pd.DataFrame, x: str, y: str, colours: dict, log_y: bool = False) -> None:
-    """Mean over seeds with a band of ±1 standard error, one line per estimator."""
+def band_lines(ax, curves: pd.DataFrame, x: str, y: str, colours: dict, log_y: bool = False,
+               styles: dict | None = None) -> None:
+    """Mean over seeds with a band of ±1 standard error, one line per estimator (``styles``:
+    its line style, solid where not given)."""
     for estimator, group in curves.groupby("estimator_label", sort=False):
         if x == "seconds":
             # seeds log at the same steps, not the same seconds: average seconds per step
@@ -139,10 +141,15 @@ def band_lines(ax, curves: pd.DataFrame, x: str, y: str, colours: dict, log_y: b
             stats = group.groupby("step").agg(m=(y, "mean"), s=(y, "std"), n=(y, "count"))
             stats["xv"] = stats.index
         se = (stats["s"] / np.sqrt(stats["n"])).fillna(0)
-        ax.plot(stats["xv"], stats["m"], color=colours[estimator], label=estimator, linewidth=1.3)
+        ax.plot(stats["xv"], stats["m"], color=colours[estimator], label=estimator, linewidth=1.3,
+                linestyle=(styles or {}).get(estimator, "-"))
         ax.fill_between(stats["xv"], stats["m"] - se, stats["m"] + se, color=colours[estimator],
                         alpha=0.2, linewidth=0)
-    if log_y:
+    if log_y == "symlog":
+        # quantities of several scales and signs (a centring constant of -20, a temperature's
+        # log near -1): linear within +-1, logarithmic beyond
+        ax.set_yscale("symlog", linthresh=1.0)
+    elif log_y:
         ax.set_yscale("log")
 
 
@@ -150,11 +157,13 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     """(stem, title, figure) of every training figure the rows allow."""
     import matplotlib.pyplot as plt
 
-    from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, legend_under,
-                                            palette, panel_legend, suptitle)
+    from suites.read.report.figures import (COL_WRAP, LINE_STYLES, PANEL_ASPECT, PANEL_HEIGHT,
+                                            legend_under, line_styles, palette, panel_legend,
+                                            suptitle)
 
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
+    styles = line_styles(df["estimator_label"].unique())
     problems = list(dict.fromkeys(df["problem_label"]))
     drawn = []
 
@@ -173,7 +182,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         axes = axes[:len(problems)]
         for ax, problem in zip(axes, problems):
             here = rows[rows["problem_label"] == problem]
-            band_lines(ax, here, x, y, colours, log_y)
+            band_lines(ax, here, x, y, colours, log_y, styles)
             if zoom and len(here):
                 # the start is far below: show the part of the curves where they differ
                 late = here[here["step"] >= here["step"].max() / 5][y]
@@ -218,12 +227,25 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         keys = [k for k in expanded.columns if k not in state.columns]
         long = expanded.melt(id_vars=[c for c in state.columns if c != "state"], value_vars=keys,
                              var_name="quantity", value_name="value").dropna(subset=["value"])
-        long = long.assign(estimator_label=long["estimator_label"] + " · " + long["quantity"])
-        colours.update(palette(long["estimator_label"].unique()))
+        estimators_ = list(dict.fromkeys(long["estimator_label"]))
+        quantities = sorted(long["quantity"].unique())
+        hue = dict(zip(quantities, distinct_quantity_colours(len(quantities))))
+        labels = long["estimator_label"] + " · " + long["quantity"]
+        # one colour per quantity, one line style per estimator: twelve near hues told apart
+        colours.update({label: hue[q] for label, q in zip(labels, long["quantity"])})
+        styles.update({label: LINE_STYLES[estimators_.index(e) % len(LINE_STYLES)]
+                       for label, e in zip(labels, long["estimator_label"])})
         drawn.append(("train_adaptive_state", "Training: adaptive estimators' state",
-                      panels("Adaptive state against step (mean over seeds)", "step", "value",
-                             "value", long)))
+                      panels("Adaptive state against step (mean over seeds; y linear within "
+                             "±1, logarithmic beyond)", "step", "value", "value",
+                             long.assign(estimator_label=labels), log_y="symlog")))
     return drawn
+
+
+def distinct_quantity_colours(count: int) -> list:
+    """``count`` colours for the quantities of one figure: tab10's, then Dark2's."""
+    import seaborn as sns
+    return (sns.color_palette("tab10") + sns.color_palette("Dark2") * 4)[:count]
 
 
 def load(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:

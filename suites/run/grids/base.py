@@ -48,11 +48,23 @@ class Cell:
         return key + (_canonical(self.settings),) if self.settings else key
 
     @property
+    def estimator_label(self) -> str:
+        """The estimator as the tables print it: an ad hoc ``pkg.module:Class,b=0.25`` by its
+        own name and options (``constant_baseline(b=0.25)``), one spelling everywhere."""
+        if ":" in self.estimator:
+            import estimators
+            try:
+                return estimators.get(self.estimator, **self.estimator_config).label
+            except Exception:  # noqa: BLE001 - a label, not a check: the run reports the error
+                pass
+        return with_options(self.estimator, shown("estimator", self.estimator, self.estimator_config))
+
+    @property
     def label(self) -> str:
         """The cell as the tables, the report and ``advise`` name it: problem and estimator
         with the options that differ from their defaults (``suites.labels``)."""
         names = (f"{with_options(self.problem, shown('problem', self.problem, self.problem_config))} x "
-                 f"{with_options(self.estimator, shown('estimator', self.estimator, self.estimator_config))}")
+                 f"{self.estimator_label}")
         if self.settings.get("kind") == "train":
             return (f"{names} on {self.device} K={self.num_samples} seed {self.seed}, "
                     f"{self.settings['steps']} steps")
