@@ -24,6 +24,7 @@ from .relax import Relax
 from .registry import Registry, split_spec
 from .reparam import Reparam
 from .score_function import ScoreFunction
+from .unordered_set import UnorderedSet
 
 _REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators",
                                                 base=Estimator)
@@ -36,6 +37,7 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
     register(_cls)
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
+register(UnorderedSet)
 # Other libraries' estimators (estimators.peers) register as plugins: the entry points of
 # this package's pyproject.toml (group mcgradbench.estimators).
 
