@@ -25,6 +25,7 @@ from .registry import Registry, split_spec
 from .reparam import Reparam
 from .score_function import ScoreFunction
 from .unordered_set import UnorderedSet
+from .vimco import VIMCO
 
 _REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators",
                                                 base=Estimator)
@@ -38,6 +39,7 @@ for _cls in (ScoreFunction, Reparam, GumbelSoftmax, StraightThroughGumbel, DisAR
 for _cls in (ARM, GumbelRao, MeasureValued, DeltaMethod, Relax, NVIL):
     register(_cls)
 register(UnorderedSet)
+register(VIMCO)
 # Other libraries' estimators (estimators.peers) register as plugins: the entry points of
 # this package's pyproject.toml (group mcgradbench.estimators).
 
