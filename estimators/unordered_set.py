@@ -35,7 +35,13 @@ so the set is drawn without replacement from the joint, of ``C^D`` states:
   prefixes grows one coordinate at a time, each child's Gumbel conditioned on
   its parent's maximum, and the top ``K`` perturbed prefixes survive; the
   loop runs over the ``D`` coordinates, every step vectorised over estimates,
-  beams and classes. Both draw the same law (tested).
+  beams and classes;
+* except where the likeliest joint state is rare (in high dimension: always),
+  by drawing ``K`` independent states and redrawing from the first repeat on
+  until none repeats (``rejection_without_replacement``), which costs about
+  one independent draw and no loop over coordinates.
+
+All three draw the same law (tested); which one serves a row depends on ``q`` alone.
 
 Ratios (``ratios`` option): ``exact`` computes every ``p^{D\\A}(S \\ A)``,
 ``A`` a subset of ``S``, by the recursion over subsets
@@ -152,8 +158,52 @@ def stochastic_beam_search(log_p: torch.Tensor, num_samples: int) -> torch.Tenso
     return prefix
 
 
+def independent_draws(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """``K`` independent joint states per row of ``log_p`` ``(B, D, C)``: indices ``(B, K, D)``
+    (a threshold on a uniform for two classes, Gumbel-max otherwise)."""
+    shape = (log_p.shape[0], num_samples, *log_p.shape[1:])
+    if log_p.shape[-1] == 2:
+        u = torch.rand(shape[:-1], dtype=log_p.dtype, device=log_p.device)
+        return (u < log_p[:, None, :, 1].exp()).long()
+    return (log_p[:, None] + gumbel(shape, log_p)).argmax(-1)
+
+
+def rejection_without_replacement(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """``K`` distinct joint states per row of ``log_p`` ``(B, D, C)``, drawn without replacement
+    by redrawing: while some position ``k`` repeats an earlier state, positions ``k..K`` of
+    that row are drawn afresh.
+
+    Exact: once positions ``< k`` stop changing, position ``k`` keeps the first of its fresh
+    draws outside them, a draw from ``q`` restricted to the states not yet taken, which is
+    sequential sampling without replacement. A round redraws with probability at most
+    ``K (K - 1) / 2 max_s p(s)``, which the caller keeps small (``REJECTION_LIMIT``).
+    """
+    index = independent_draws(log_p, num_samples)  # B x K x D
+    earlier = torch.ones(num_samples, num_samples, dtype=torch.bool, device=log_p.device).tril(-1)
+    while True:  # rounds of redrawing: one in nearly every call (no repeat in high dimension)
+        repeats = ((index[:, :, None] == index[:, None, :]).all(-1) & earlier).any(-1)  # B x K
+        rows = repeats.any(-1).nonzero().squeeze(-1)
+        if rows.numel() == 0:
+            return index
+        first = repeats[rows].int().argmax(-1)  # the first repeated position per row
+        redraw = torch.arange(num_samples, device=log_p.device) >= first[:, None]  # R x K
+        fresh = independent_draws(log_p[rows], num_samples)
+        index[rows] = torch.where(redraw[..., None], fresh, index[rows])
+
+
+#: Redrawing serves rows whose most likely joint state has ``K (K-1)/2 max_s p(s)`` at most this
+#: (a round then redraws a row with probability <= 1/4); stochastic beam search the others.
+REJECTION_LIMIT = 0.25
+
+
 def sample_without_replacement(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """Class indices ``(*batch, K, D)`` of ``K`` distinct joint states of ``log_p`` ``(*batch, D, C)``."""
+    """Class indices ``(*batch, K, D)`` of ``K`` distinct joint states of ``log_p`` ``(*batch, D, C)``.
+
+    Gumbel-top-k over the enumerated joint where it has at most ``MAX_ENUMERATED`` states;
+    otherwise redrawing repeats where the likeliest joint state is rare enough
+    (``REJECTION_LIMIT``: every call in high dimension), stochastic beam search where not.
+    All three draw the same law (tested); which one serves a row depends on ``q`` only.
+    """
     *batch, dims, classes = log_p.shape
     flat = log_p.reshape(-1, dims, classes)
     if classes ** dims <= MAX_ENUMERATED:
@@ -161,7 +211,16 @@ def sample_without_replacement(log_p: torch.Tensor, num_samples: int) -> torch.T
         joint = flat[:, torch.arange(dims, device=log_p.device), states].sum(-1)  # B x S
         index = states[gumbel_top_k(joint, num_samples)]
     else:
-        index = stochastic_beam_search(flat, num_samples)
+        pairs = num_samples * (num_samples - 1) / 2
+        rare = pairs * flat.max(-1).values.sum(-1).exp() <= REJECTION_LIMIT  # B
+        if bool(rare.all()):
+            index = rejection_without_replacement(flat, num_samples)
+        elif not bool(rare.any()):
+            index = stochastic_beam_search(flat, num_samples)
+        else:
+            index = flat.new_empty(flat.shape[0], num_samples, dims, dtype=torch.long)
+            index[rare] = rejection_without_replacement(flat[rare], num_samples)
+            index[~rare] = stochastic_beam_search(flat[~rare], num_samples)
     return index.reshape(*batch, num_samples, dims)
 
 

@@ -119,32 +119,35 @@ def test_the_whole_support_gives_the_exact_gradient(problem, config, k):
     assert float(rows.var(0).max()) < 1e-12  # float32 rounding only
 
 
-def test_stochastic_beam_search_draws_sets_with_their_probabilities():
+@pytest.mark.parametrize("draw", [us.stochastic_beam_search, us.rejection_without_replacement])
+def test_beam_search_and_redrawing_draw_sets_with_their_probabilities(draw):
     log_p = torch.log_softmax(torch.tensor([[1.0, 0.0, -1.0], [0.5, -0.5, 0.2]],
                                            dtype=torch.float64), -1)
-    n, k = 100_000, 3
+    n, k = 50_000, 3
     torch.manual_seed(0)
-    index = us.stochastic_beam_search(log_p.expand(n, 2, 3), k)  # n x K x 2
-    codes = (index * torch.tensor([1, 3])).sum(-1)  # joint state 0..8
-    assert (codes.sort(-1).values.diff(dim=-1) > 0).all()  # distinct
+    index = draw(log_p.expand(n, 2, 3), k)  # n x K x 2
+    codes = (index * torch.tensor([1, 3])).sum(-1).sort(-1).values  # joint states 0..8, sorted
+    assert (codes.diff(dim=-1) > 0).all()  # distinct
     sets = torch.tensor(list(itertools.combinations(range(9), k)))
     states = us.joint_states(2, 3)
     log_joint = log_p[torch.arange(2), states].sum(-1)  # 9
     expected = unordered_set_probabilities(log_joint[None], sets)[0]
-    lookup = {tuple(s.tolist()): i for i, s in enumerate(sets)}
-    counts = torch.bincount(torch.tensor([lookup[tuple(c)] for c in codes.sort(-1).values.tolist()]),
-                            minlength=len(sets)).double()
+    place = torch.tensor([81, 9, 1])
+    counts = torch.bincount(codes @ place, minlength=729).double()[sets @ place]
+    assert counts.sum() == n
     z = (counts - n * expected) / (n * expected * (1 - expected)).sqrt()
     assert float(z.abs().max()) < 5, z
 
 
-CASES = [("categorical", dict(dim=2), 2, 64), ("bernoulli", dict(dim=3, logits=-0.5), 3, 64),
-         ("categorical", dict(dim=2), 3, 1)]  # the last forces stochastic beam search
+CASES = [("categorical", dict(dim=2), 2, 64, 0.25), ("bernoulli", dict(dim=3, logits=-0.5), 3, 64, 0.25),
+         ("categorical", dict(dim=2), 3, 1, 0.0),  # stochastic beam search
+         ("bernoulli", dict(dim=3, logits=0.5), 2, 1, 1.0)]  # redrawing
 
 
-@pytest.mark.parametrize("problem,config,k,enumerated", CASES)
-def test_sampled_moments_agree_with_exact_ones(problem, config, k, enumerated, monkeypatch):
+@pytest.mark.parametrize("problem,config,k,enumerated,rejection", CASES)
+def test_sampled_moments_agree_with_exact_ones(problem, config, k, enumerated, rejection, monkeypatch):
     monkeypatch.setattr(us, "MAX_ENUMERATED", enumerated)
+    monkeypatch.setattr(us, "REJECTION_LIMIT", rejection)
     prob = suites.problems.get(problem, **config)
     df = suites.measure(prob, estimators.get("unordered_set"), num_estimates=20_000,
                         num_samples=k, seed=3, min_run_time=0, exact=True)
