@@ -81,28 +81,35 @@ BASELINES = ("builtin", "none")
 
 # --- the discrete structure of q -------------------------------------------------------------
 
-def coordinate_log_probs(distribution: Distribution):
-    """``q``'s per-coordinate log-probabilities ``(*batch, D, C)`` and the map from class indices
-    ``(..., *batch, D)`` back to ``q``'s events: one-hot rows, 0/1 values or class indices."""
+def _discrete(distribution: Distribution):
+    """The base family and the shape of one outcome's coordinates (``Independent``'s event dims)."""
     base, ndims = unwrap_independent(distribution)
+    if not isinstance(base, (Bernoulli, OneHotCategorical, Categorical)):
+        raise ValueError(f"unordered_set applies to Bernoulli and categorical variables only, got "
+                         f"{type(base).__name__}")
+    return base, base.batch_shape[len(base.batch_shape) - ndims:]
+
+
+def coordinate_log_probs(distribution: Distribution) -> torch.Tensor:
+    """``q``'s per-coordinate log-probabilities ``(*batch, D, C)`` (a Bernoulli is ``C = 2``)."""
+    base, _ = _discrete(distribution)
     batch = distribution.batch_shape
-    # the coordinates of one outcome: the batch dims that Independent reinterprets as event
-    coordinates = base.batch_shape[len(base.batch_shape) - ndims:]
     if isinstance(base, Bernoulli):
         logits = base.logits.reshape(*batch, -1)
-        log_p = torch.stack([torch.nn.functional.logsigmoid(-logits),
-                             torch.nn.functional.logsigmoid(logits)], -1)
-        return log_p, lambda idx: idx.to(logits.dtype).reshape(*idx.shape[:-1], *coordinates)
-    if isinstance(base, (OneHotCategorical, Categorical)):
-        logits = base.logits  # normalised by torch.distributions
-        classes = logits.shape[-1]
-        log_p = logits.reshape(*batch, -1, classes)
-        if isinstance(base, Categorical):
-            return log_p, lambda idx: idx.reshape(*idx.shape[:-1], *coordinates)
-        return log_p, lambda idx: torch.nn.functional.one_hot(idx, classes).to(logits.dtype) \
-            .reshape(*idx.shape[:-1], *coordinates, classes)
-    raise ValueError(f"unordered_set applies to Bernoulli and categorical variables only, got "
-                     f"{type(base).__name__}")
+        return torch.nn.functional.logsigmoid(torch.stack([-logits, logits], -1))
+    return base.logits.reshape(*batch, -1, base.logits.shape[-1])  # normalised by torch
+
+
+def to_events(distribution: Distribution, index: torch.Tensor) -> torch.Tensor:
+    """Class indices ``(..., *batch, D)`` as ``q``'s events: 0/1 values, one-hot rows or indices."""
+    base, coordinates = _discrete(distribution)
+    if isinstance(base, Bernoulli):
+        return index.to(base.logits.dtype).reshape(*index.shape[:-1], *coordinates)
+    if isinstance(base, Categorical):
+        return index.reshape(*index.shape[:-1], *coordinates)
+    classes = base.logits.shape[-1]
+    return torch.nn.functional.one_hot(index, classes).to(base.logits.dtype) \
+        .reshape(*index.shape[:-1], *coordinates, classes)
 
 
 @functools.lru_cache(maxsize=32)
@@ -180,12 +187,17 @@ def rejection_without_replacement(log_p: torch.Tensor, num_samples: int) -> torc
     """
     index = independent_draws(log_p, num_samples)  # B x K x D
     earlier = torch.ones(num_samples, num_samples, dtype=torch.bool, device=log_p.device).tril(-1)
+    # equal states have equal keys: only rows with equal keys are compared in full
+    weights = torch.arange(1, log_p.shape[1] + 1, dtype=log_p.dtype, device=log_p.device).sqrt()
     while True:  # rounds of redrawing: one in nearly every call (no repeat in high dimension)
-        repeats = ((index[:, :, None] == index[:, None, :]).all(-1) & earlier).any(-1)  # B x K
-        rows = repeats.any(-1).nonzero().squeeze(-1)
+        key = index.to(log_p.dtype) @ weights  # B x K
+        rows = ((key[:, :, None] == key[:, None, :]) & earlier).any(-1).any(-1).nonzero().squeeze(-1)
+        chosen = index[rows]
+        repeats = ((chosen[:, :, None] == chosen[:, None, :]).all(-1) & earlier).any(-1)  # R x K
+        rows, repeats = rows[repeats.any(-1)], repeats[repeats.any(-1)]
         if rows.numel() == 0:
             return index
-        first = repeats[rows].int().argmax(-1)  # the first repeated position per row
+        first = repeats.int().argmax(-1)  # the first repeated position per row
         redraw = torch.arange(num_samples, device=log_p.device) >= first[:, None]  # R x K
         fresh = independent_draws(log_p[rows], num_samples)
         index[rows] = torch.where(redraw[..., None], fresh, index[rows])
@@ -350,7 +362,8 @@ class UnorderedSet(Estimator):
                              f"built from the other samples of the set), got num_samples={num_samples}")
 
     def surrogate(self, problem, distribution, params, num_samples):
-        log_p, _ = coordinate_log_probs(distribution)
+        with torch.no_grad():
+            log_p = coordinate_log_probs(distribution)
         dims, classes = log_p.shape[-2:]
         if dims * math.log(classes) < math.log(num_samples) - 1e-9:
             raise ValueError(f"unordered_set draws num_samples={num_samples} distinct states, but "
@@ -361,8 +374,7 @@ class UnorderedSet(Estimator):
 
     def set_surrogate(self, problem, distribution, params, index: torch.Tensor) -> torch.Tensor:
         """The surrogate for given sets: class indices ``(M, *factors, K, D)``; ``(M, *factors)``."""
-        _, to_event = coordinate_log_probs(distribution)
-        z = to_event(index.movedim(-2, 0))  # K x M x factors x event
+        z = to_events(distribution, index.movedim(-2, 0))  # K x M x factors x event
         cost = problem.cost(z, params)  # K x M x factors
         log_q = distribution.log_prob(z)  # K x M x factors
         with torch.no_grad():

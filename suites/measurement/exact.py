@@ -367,10 +367,10 @@ def exact_set_moments(problem, estimator, num_samples: int,
     its set's probability (``unordered_set_probabilities``); ``None`` beyond ``max_nodes``.
     The weights sum to 1 up to rounding, which is the error reported.
     """
-    from estimators.unordered_set import coordinate_log_probs, joint_states
+    from estimators.unordered_set import coordinate_log_probs, joint_states, to_events
 
     distribution = problem.distribution(problem.params)
-    log_p, to_event = coordinate_log_probs(distribution)
+    log_p = coordinate_log_probs(distribution)
     factors, (dims, classes) = tuple(log_p.shape[:-2]), log_p.shape[-2:]
     size = classes ** dims if dims * math.log(classes) < 30 else math.inf
     if size < num_samples:
@@ -383,7 +383,7 @@ def exact_set_moments(problem, estimator, num_samples: int,
     # log q of every state per factor, by the problem's own distribution: S x factors
     flat_factors = math.prod(factors)
     index = states[:, None, :].expand(size, flat_factors, dims).reshape(size, *factors, dims)
-    log_q = distribution.log_prob(to_event(index)).detach().reshape(size, flat_factors).T
+    log_q = distribution.log_prob(to_events(distribution, index)).detach().reshape(size, flat_factors).T
     sets = torch.tensor(list(itertools.combinations(range(size), num_samples)),
                         device=problem.device)  # N x K
     probs = unordered_set_probabilities(log_q, sets)  # factors x N
