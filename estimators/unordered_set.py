@@ -361,6 +361,13 @@ class UnorderedSet(Estimator):
             raise ValueError(f"unordered_set's built-in baseline needs num_samples >= 2 (it is "
                              f"built from the other samples of the set), got num_samples={num_samples}")
 
+    def max_num_samples(self, problem) -> int | None:
+        """The size of one factor's joint support: ``K`` can be at most that (``None``: beyond
+        any ``K`` worth asking for). Grids and ``advise`` skip larger ``K`` on ``problem``."""
+        log_p = coordinate_log_probs(problem.distribution(problem.params))
+        dims, classes = log_p.shape[-2:]
+        return classes ** dims if dims * math.log(classes) < 60 else None
+
     def surrogate(self, problem, distribution, params, num_samples):
         with torch.no_grad():
             log_p = coordinate_log_probs(distribution)
