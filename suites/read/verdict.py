@@ -115,7 +115,10 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
                 second = ranked.iloc[1]
                 z = significance(best[column], best[se], second[column], second[se])
                 row.update(next=f"{second['estimator_label']} (K={int(second['num_samples'])})",
-                           ratio=second[column] / best[column], z=z, significant=bool(z >= TIE_SE))
+                           # two zero-variance estimators (the whole support of a set) tie exactly
+                           ratio=second[column] / best[column] if best[column] else
+                           (math.inf if second[column] else math.nan),
+                           z=z, significant=bool(z >= TIE_SE))
             out.append(row)
     return pd.DataFrame(out)
 
