@@ -141,3 +141,18 @@ def test_refusals_are_one_line():
     # the default objective's configuration is unchanged (stored rows still name it the same)
     assert set(suites.problems.get("bernoulli_vae", latent_dim=2, num_data=3).config) == {
         "latent_dim", "num_data", "seed", "train_steps"}
+
+
+def test_every_estimator_that_applies_to_the_bound_runs_on_it():
+    # the particles are one latent of shape K x L per data point: an estimator that reads a
+    # latent vector (RELAX's surrogate network) must read them all, or refuse
+    prob = iwae(latent_dim=2, bound_samples=2)
+    ran = []
+    for name in estimators.names():
+        est = estimators.get(name)
+        if estimators.origin(name) != "built-in" or not est.applies_to(prob):
+            continue
+        grads = est(prob, 4, 2, torch.Generator().manual_seed(0))
+        assert all(torch.isfinite(g).all() and g.shape[0] == 4 for g in grads.values()), name
+        ran.append(name)
+    assert {"relax", "score_function", "nvil", "vimco", "unordered_set", "disarm"} <= set(ran)
