@@ -6,7 +6,6 @@ Statistical bounds are 5 standard errors per value (two-sided normal false alarm
 50 values here, under 3e-5 for the module).
 """
 import itertools
-import math
 
 import pytest
 import torch
