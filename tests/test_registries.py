@@ -9,7 +9,7 @@ def test_names_are_sorted_and_complete():
     builtin = [n for n in estimators.names() if estimators.origin(n) == "built-in"]
     assert builtin == ["arm", "delta_method", "disarm", "gumbel_rao", "gumbel_softmax",
                        "measure_valued", "nvil", "rebar", "relax", "reparam", "score_function",
-                       "straight_through_gumbel"]
+                       "straight_through_gumbel", "unordered_set", "vimco"]
     assert estimators.names() == sorted(estimators.names())
     assert {"gaussian", "gaussian_full", "bernoulli", "categorical"} <= set(suites.problems.names())
     assert "core" in grids.names()
