@@ -119,7 +119,7 @@ def test_grid_file_runs_plugins(tmp_path):
     (GOOD_GRID + "colour = 1\n", r"estimators\[2\].colour: unknown key; allowed: name, options"),
     (GOOD_GRID.replace("num_estimates = 300", "num_estimates = 1"), "num_estimates: must be an integer >= 2"),
     (GOOD_GRID.replace('devices = ["cpu"]', 'devices = ["tpu"]'), "devices: "),
-    (GOOD_GRID.replace('name = "disarm"', 'name = "vimco"'), r"estimators\[1\].name: unknown estimator 'vimco'"),
+    (GOOD_GRID.replace('name = "disarm"', 'name = "muprop"'), r"estimators\[1\].name: unknown estimator 'muprop'"),
     (GOOD_GRID.replace("evaluations_per_sample = 2", "evaluations_per_sample = 2\nnum_samples = [1]"),
      r"estimators\[1\].num_samples: give exactly one of"),
     (GOOD_GRID.replace("counts = [1, 4]", "cnts = [1, 4]"), r"problems\[0\].configs: unknown option\(s\) \['cnts'\]"),

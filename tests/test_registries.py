@@ -16,8 +16,8 @@ def test_names_are_sorted_and_complete():
 
 
 def test_unknown_estimator_lists_known_names():
-    with pytest.raises(ValueError, match="unknown estimator 'vimco'.*score_function"):
-        estimators.get("vimco")
+    with pytest.raises(ValueError, match="unknown estimator 'muprop'.*score_function"):
+        estimators.get("muprop")
 
 
 def test_unknown_problem_lists_known_names():
