@@ -68,6 +68,10 @@ def cell(estimator: str, problem: str, dim: int, device: str):
     prob = problems.get(problem, dim=dim, **PROBLEMS[problem]).to(device=device)
     if not est.applies_to(prob):
         raise NotImplementedError(f"{estimator} does not apply to {problem}")
+    most = getattr(est, "max_num_samples", lambda _: None)(prob)
+    if most is not None and NUM_SAMPLES > most:  # distinct states: unordered_set at dim 1
+        raise NotImplementedError(f"{estimator} draws {NUM_SAMPLES} distinct states; {problem} "
+                                  f"at dim {dim} has {most}")
     return est, prob
 
 

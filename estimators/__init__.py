@@ -28,6 +28,8 @@ from .registry import Registry, split_spec
 from .rejection import RejectionReparam
 from .reparam import Reparam
 from .score_function import ScoreFunction
+from .unordered_set import UnorderedSet
+from .vimco import VIMCO
 
 _REGISTRY: Registry[type[Estimator]] = Registry("estimator", group="mcgradbench.estimators",
                                                 base=Estimator)
@@ -44,6 +46,8 @@ register(RejectionReparam)
 register(ARMS)
 register(IndeCateR)
 register(DoubleCV)
+register(UnorderedSet)
+register(VIMCO)
 # Other libraries' estimators (estimators.peers) register as plugins: the entry points of
 # this package's pyproject.toml (group mcgradbench.estimators).
 

@@ -84,10 +84,15 @@ class Relax(Rebar):
 
     def surrogate(self, problem, distribution, params, num_samples):
         base, _ = unwrap_independent(distribution)
-        self.ensure_state(base.logits.shape[-1], base.logits)
+        # r_phi reads a factor's whole latent: a vector, or the K x L particles of a
+        # multi-sample objective (estimators.vimco.Particles), flattened
+        self._event_ndims = max(1, len(distribution.event_shape))
+        self.ensure_state(math.prod(distribution.event_shape) or 1, base.logits)
         return super().surrogate(problem, distribution, params, num_samples)
 
     def control_variate(self, problem, z, params, eta, tau):
         """``c_phi(z) = eta f(sigmoid(z / tau)) + r_phi(sigmoid(z))``, shaped as the cost."""
         relaxed = super().control_variate(problem, z, params, eta, tau)
-        return relaxed + apply(self.network(z.shape[-1]), self.state, torch.sigmoid(z))
+        ndims = getattr(self, "_event_ndims", 1)
+        latent = torch.sigmoid(z).flatten(-ndims) if ndims > 1 else torch.sigmoid(z)
+        return relaxed + apply(self.network(latent.shape[-1]), self.state, latent)

@@ -57,7 +57,7 @@ def test_which_estimators_apply():
     applies = {name for name in estimators.names() if estimators.origin(name) == "built-in"
                and estimators.get(name).applies_to(prob)}
     assert applies == {"score_function", "gumbel_softmax", "straight_through_gumbel", "gumbel_rao", "nvil",
-                       "indecater"}
+                       "indecater", "unordered_set"}
 
 
 def test_two_classes_is_the_bernoulli_toy():

@@ -29,7 +29,7 @@ def test_run_prints_table_for_filtered_grid(tmp_path):
 
 def test_unknown_names_are_one_line_errors_with_exit_code_2():
     for args, text in [(("run", "nope"), "unknown suite 'nope'; known: continuous, core"),
-                       (("run", "--estimator", "vimco"), "unknown estimator 'vimco'"),
+                       (("run", "--estimator", "muprop"), "unknown estimator 'muprop'"),
                        (("run", "--problem", "mnist"), "unknown problem 'mnist'"),
                        (("run", "--device", "tpu"), "unknown device 'tpu'"),
                        (("run", "--num-estimates", "1"), "--num-estimates must be in 2..")]:

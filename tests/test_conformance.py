@@ -67,5 +67,5 @@ def test_example_plugin_passes_check_by_entry_point_and_by_path():
 
 
 def test_check_of_an_unknown_name_is_exit_2():
-    result = CliRunner().invoke(main, ["check", "estimator", "vimco"])
-    assert result.exit_code == 2 and "unknown estimator 'vimco'" in result.output
+    result = CliRunner().invoke(main, ["check", "estimator", "muprop"])
+    assert result.exit_code == 2 and "unknown estimator 'muprop'" in result.output

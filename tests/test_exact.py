@@ -261,6 +261,12 @@ NOT_ON_GAUSSIANS = {("score_function", "loo_optimal")}
 CASES = [(p, c, e, o, k) for p, c in PROBLEMS_1D for e, o, k in ESTIMATOR_CONFIGS
          if estimators.get(e, **o).applies_to(suites.problems.get(p, **c))
          and not (p.startswith("gaussian") and (e, o.get("baseline")) in NOT_ON_GAUSSIANS)]
+# Estimators of sets and of multi-sample objectives, on the smallest problems they apply to
+# (the whole support of a Bernoulli at K = 2 is the zero-variance case; the categorical and
+# larger sets are in test_unordered_set, the bound's other estimators in test_vimco).
+CASES += [("bernoulli", dict(dim=1), "unordered_set", {}, 2),
+          ("bernoulli_vae", dict(latent_dim=1, num_data=1, objective="iwae", bound_samples=2),
+           "vimco", {}, 1)]
 
 
 #: Built-in estimators whose noise the replay cannot control, and why (no exact moments).

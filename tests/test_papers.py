@@ -30,7 +30,8 @@ def test_papers_arms_and_indecater_cells_spend_equal_cost_evaluations():
     arms = [c for c in cells if c.problem == "bernoulli" and "probs" in c.problem_config]
     assert {c.problem_config["target"] for c in arms} == {0.49}
     assert sorted({c.estimator_config["n"] for c in arms if c.estimator == "arms"}) == [2, 4, 6, 8, 10]
-    indecater = [c for c in cells if c.problem == "categorical"]
+    indecater = [c for c in cells if c.problem == "categorical"
+                 and c.problem_config.get("cost") == "mean_square"]
     assert {c.estimator for c in indecater} == {"indecater", "score_function"}
     for group in (arms, indecater):
         spent = {}
@@ -40,6 +41,18 @@ def test_papers_arms_and_indecater_cells_spend_equal_cost_evaluations():
             spent.setdefault(problem.label, {}).setdefault(c.estimator, set()).add(cost)
         for label, by_estimator in spent.items():
             assert len({frozenset(v) for v in by_estimator.values()}) == 1, (label, by_estimator)
+
+
+def test_papers_grid_sweeps_the_unordered_set_up_to_the_support():
+    cells = [c for c in grids.get("papers").cells(["cpu"]) if c.problem == "categorical"
+             and c.problem_config.get("cost") != "mean_square"]
+    assert {json.dumps(c.problem_config, sort_keys=True) for c in cells} == {
+        '{"dim": 1, "num_classes": 8}'}
+    by = {}
+    for c in cells:
+        by.setdefault((c.estimator, c.estimator_config["baseline"]), set()).add(c.num_samples)
+    assert by == {("unordered_set", "builtin"): set(range(2, 9)), ("unordered_set", "none"): set(range(1, 9)),
+                  ("score_function", "loo"): set(range(2, 9)), ("score_function", "none"): set(range(1, 9))}
 
 
 def test_papers_run_renders_both_figures(tmp_path):
@@ -56,7 +69,7 @@ def test_papers_run_renders_both_figures(tmp_path):
     result = CliRunner().invoke(main, ["report", str(run), "--format", "md", "--out", str(tmp_path / "report")],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    for stem in ("papers_variance_vs_k", "papers_toy_log_variance"):
+    for stem in ("papers_variance_vs_k", "papers_toy_log_variance", "papers_set_variance_vs_k"):
         assert (tmp_path / "report" / "figures" / f"{stem}.png").stat().st_size > 10_000
     # The report sets each figure beside the papers' claims and the closed forms.
     text = (tmp_path / "report" / "report.md").read_text()
@@ -71,6 +84,10 @@ def test_papers_run_renders_both_figures(tmp_path):
         one = p * (f1 * (1 - p)) ** 2 + (1 - p) * (f0 * p) ** 2 - (p * (1 - p) * (f1 - f0)) ** 2
         assert f"against its closed form {one / 4:.4g}" in notes and f"one REINFORCE sample {one:.3g}" in notes
     assert "Pathwise" in notes and "Measure-valued" in notes and "DisARM" in notes
+    # the unordered set estimator reaches zero variance at the support (K = 8 classes)
+    assert "at K = 8 (the set is the whole support" in notes
+    sets = rows[(rows["estimator"] == "unordered_set") & (rows["num_samples"] == 8)]
+    assert len(sets) == 2 and (sets["variance"] < 1e-14).all()
 
 
 def test_toy_figure_puts_each_variance_and_its_closed_form_on_its_own_row():
@@ -117,5 +134,5 @@ def test_the_papers_sweep_is_drawn_in_its_own_figures_only():
     assert list(figures.shared_rows(rows)["suite"]) == ["core"]
     assert [stem for stem, _, _ in figures.suite_figures(rows)] == [
         "papers_variance_vs_k", "papers_toy_log_variance", "papers_arms_variance_vs_n",
-        "papers_indecater_variance"]
+        "papers_indecater_variance", "papers_set_variance_vs_k"]
     assert figures.suite_figures(rows[rows["suite"] == "core"]) == []

@@ -105,6 +105,18 @@ PLAIN = textwrap.dedent('''
         pyro.sample("z", NonreparameterizedNormal(loc, scale).to_event(1))
     TraceGraph_ELBO(num_particles=K, vectorize_particles=True, max_plate_nesting=0).loss_and_grads(model, guide)
     out["pyro.tracegraph on gaussian"] = [loc.grad.tolist(), scale.grad.tolist()]
+
+    # storch's estimators of sets, on one categorical of 3 classes (cost ((z . v) - 0.3)^2), K = 2
+    from torch.distributions import OneHotCategorical
+    from storch.method import UnorderedSetEstimator, ScoreFunctionWOR
+    for key, make in {"storchastic.unordered_set": lambda: UnorderedSetEstimator("z", k=2),
+                      "storchastic.score_function_wor": lambda: ScoreFunctionWOR("z", k=2, biased=False)}.items():
+        torch.manual_seed(seed)
+        logits = torch.linspace(-1.0, 1.0, 3).requires_grad_(True)
+        z = make()(OneHotCategorical(logits=logits))
+        storch.add_cost(((z * torch.tensor([0.0, 0.5, 1.0])).sum(-1) - 0.3) ** 2, "cost")
+        storch.backward()
+        out[key] = logits.grad.tolist()
     print(json.dumps(out))
 ''')
 
@@ -154,16 +166,31 @@ def test_registry_lists_every_peer_with_its_origin():
     assert set(NAMES) <= set(estimators.names())
     assert NAMES == ["pyro.tracegraph", "storchastic.arm", "storchastic.disarm",
                      "storchastic.gumbel_softmax", "storchastic.rebar", "storchastic.relax",
-                     "storchastic.score_function"]
+                     "storchastic.score_function", "storchastic.score_function_wor",
+                     "storchastic.unordered_set"]
     bernoulli = suites.problems.get("bernoulli", dim=2)
     gaussian = suites.problems.get("gaussian", dim=2)
+    one, two = suites.problems.get("categorical", dim=1), suites.problems.get("categorical", dim=2)
     for name in NAMES:
         assert estimators.origin(name).startswith(ORIGIN)  # the plugin route: our entry points
         peer = estimators.get(name)
+        if name in SET_PEERS:  # one categorical: storch draws its sets one categorical at a time
+            assert peer.applies_to(one) and not any(peer.applies_to(p) for p in (two, bernoulli, gaussian))
+            continue
         assert peer.applies_to(bernoulli)
         assert peer.applies_to(gaussian) == (name in ("storchastic.score_function", "pyro.tracegraph"))
     with pytest.raises(ValueError, match="unknown baseline 'loo'.*allowed: none, moving_average"):
         estimators.get("storchastic.score_function", baseline="loo")
+
+
+SET_PEERS = ("storchastic.unordered_set", "storchastic.score_function_wor")
+def test_set_peers_equal_the_library_own_backward(plain):
+    problem = suites.problems.get("categorical", dim=1)
+    for name in SET_PEERS:
+        grads = estimators.get(name).call(problem, 1, 2, SEED)["grads"]
+        torch.testing.assert_close(grads["logits"][0, 0], torch.tensor(plain[name]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="allowed: builtin"):
+        estimators.get("storchastic.unordered_set", baseline="none")
 
 
 def test_measuring_a_peer_leaves_this_process_unpatched():

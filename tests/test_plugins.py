@@ -119,7 +119,7 @@ def test_grid_file_runs_plugins(tmp_path):
     (GOOD_GRID + "colour = 1\n", r"estimators\[2\].colour: unknown key; allowed: name, options"),
     (GOOD_GRID.replace("num_estimates = 300", "num_estimates = 1"), "num_estimates: must be an integer >= 2"),
     (GOOD_GRID.replace('devices = ["cpu"]', 'devices = ["tpu"]'), "devices: "),
-    (GOOD_GRID.replace('name = "disarm"', 'name = "vimco"'), r"estimators\[1\].name: unknown estimator 'vimco'"),
+    (GOOD_GRID.replace('name = "disarm"', 'name = "muprop"'), r"estimators\[1\].name: unknown estimator 'muprop'"),
     (GOOD_GRID.replace("evaluations_per_sample = 2", "evaluations_per_sample = 2\nnum_samples = [1]"),
      r"estimators\[1\].num_samples: give exactly one of"),
     (GOOD_GRID.replace("counts = [1, 4]", "cnts = [1, 4]"), r"problems\[0\].configs: unknown option\(s\) \['cnts'\]"),
@@ -141,8 +141,9 @@ def test_builtin_suites_are_the_shipped_grid_files():
     core = grids.get("core").cells(["cpu"])
     # 16 problem configurations x the estimators that apply to each (core.toml): 150 before
     # ARMS, double CV, IndeCateR (12 cells) and categorical(cost=mean_square) (14 cells)
+    # and unordered_set at K = 4 on the configurations whose support holds 4 states (not dim 1)
     assert len(core) == 176
-    assert {("arms", 1), ("double_cv", 2), ("indecater", 1)} <= {(c.estimator, c.num_samples) for c in core}
+    assert {("arms", 1), ("double_cv", 2), ("indecater", 1), ("unordered_set", 4)} <= {(c.estimator, c.num_samples) for c in core}
     k = {(c.estimator, c.num_samples) for c in core}
     assert ("disarm", 2) in k and ("rebar", 1) in k and ("score_function", 4) in k
     assert ("arm", 2) in k and ("gumbel_rao", 4) in k and ("measure_valued", 1) in k

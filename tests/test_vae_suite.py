@@ -28,8 +28,9 @@ def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples
         names = {name for name, _ in runs}
         if problem == "bernoulli_vae":
             assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm",
+            assert names == {"score_function", "gumbel_softmax", "straight_through_gumbel", "disarm",
                              "rebar", "arm", "gumbel_rao", "relax", "nvil", "arms", "double_cv",
-                             "indecater"}
+                             "indecater", "unordered_set", "vimco"}
             # (Dis)ARM's pairs: K/2 of them for the same K cost evaluations
             assert {k for name, k in runs if name == "disarm"} == {1, 4}
             assert {k for name, k in runs if name == "arm"} == {1, 4}
@@ -38,6 +39,11 @@ def test_vae_suite_runs_every_applicable_estimator_and_loo_only_with_two_samples
             assert {k for name, k in runs if name == "double_cv"} == {4}
         else:
             assert names == {"score_function", "reparam", "nvil"}
+    # VIMCO on the multi-sample objective alone, every other estimator on both objectives
+    objectives = {(c.estimator, c.problem_config.get("objective", "elbo")) for c in cells
+                  if c.problem == "bernoulli_vae"}
+    assert {o for e, o in objectives if e == "vimco"} == {"iwae"}
+    assert {e for e, o in objectives if o == "elbo"} | {"vimco"} == {e for e, _ in objectives}
     families = {c.problem_config.get("family") for c in cells if c.problem == "logistic_regression"}
     assert families == {"diag", "full"}
 

@@ -205,6 +205,72 @@ class StorchasticRELAX(Peer):
     evaluations_per_sample = 3
 
 
+class _StorchasticWithoutReplacement(Peer):
+    """Base of storchastic's estimators that sample one categorical without replacement."""
+
+    families = ("OneHotCategorical",)
+
+    def check(self, distribution: Distribution) -> None:
+        super().check(distribution)
+        base, _ = unwrap_independent(distribution)
+        # storch decodes one categorical a step (its SampleWithoutReplacement); an Independent of
+        # several would be drawn per coordinate, not as one joint state as ours draws it
+        if base.batch_shape[1:].numel() != 1:
+            raise ValueError(f"{self.name} is run on one categorical per estimate here (storch "
+                             f"draws a set of each coordinate, not of their joint), got "
+                             f"{base.batch_shape[1:].numel()}")
+
+    def check_num_samples(self, num_samples: int) -> None:
+        if num_samples < 2:
+            raise ValueError(f"{self.name} needs num_samples >= 2 (a set), got {num_samples}")
+
+
+class StorchasticUnorderedSet(_StorchasticWithoutReplacement):
+    """storchastic's UnorderedSetEstimator (Kool et al. 2020): its ratios by a trapezoid rule.
+
+    storch (0.3.7, sampling/unordered_set.py) integrates the leave-one-out ratios with a
+    1,000-point trapezoid rule after the change of variable of the paper's appendix (``a = 5``);
+    ours are exact up to K = 8. Compared with ``unordered_set``. Only with its built-in
+    baseline: without it (``use_baseline=False``) storch 0.3.7's ``estimator`` returns one
+    tensor where its caller unpacks two (method/unordered.py), and ``backward`` fails.
+    """
+
+    name = "storchastic.unordered_set"
+    library, method = "storchastic", "unordered_set"
+    options = {"baseline": "builtin", "num_int_points": 1000}
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        if self.config["baseline"] != "builtin":
+            raise ValueError(f"unknown baseline {self.config['baseline']!r} for {self.name}; "
+                             f"allowed: builtin (storchastic 0.3.7 fails without it)")
+
+    def counterpart_config(self):
+        return "unordered_set", {"baseline": self.config["baseline"]}
+
+
+class StorchasticScoreFunctionWOR(_StorchasticWithoutReplacement):
+    """storchastic's ScoreFunctionWOR (Kool et al. 2019, "Buy 4 REINFORCE samples"): K samples
+    without replacement, importance weights and their baseline; ``biased``: normalised weights.
+
+    Compared with our leave-one-out score function (the same paper's estimator with
+    replacement). storchastic 0.3.7's normalised version (``biased=True``, its default) returns
+    its estimate detached (``iw / WiS`` with ``WiS`` detached, times a detached cost,
+    multi_sample_reinforce.py): no gradient reaches the logits, every estimate is 0.
+    """
+
+    name = "storchastic.score_function_wor"
+    library, method = "storchastic", "score_function_wor"
+    options = {"biased": False}
+    counterpart = ("score_function", {"baseline": "loo"})
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        if not isinstance(self.config["biased"], bool):
+            raise ValueError(f"biased must be True or False, got {self.config['biased']!r}")
+        self.unbiased = not self.config["biased"]
+
+
 class PyroTraceGraph(Peer):
     """Pyro's TraceGraph_ELBO score function, baseline none or decaying_average (after warmup steps)."""
 
@@ -221,6 +287,7 @@ class PyroTraceGraph(Peer):
 
 
 PEERS = (StorchasticScoreFunction, StorchasticGumbelSoftmax, StorchasticARM, StorchasticDisARM,
-         StorchasticREBAR, StorchasticRELAX, PyroTraceGraph)
+         StorchasticREBAR, StorchasticRELAX, PyroTraceGraph,
+         StorchasticUnorderedSet, StorchasticScoreFunctionWOR)
 
 __all__ = ["ORIGIN", "PEERS", "Peer", "PeerError", "available", "worker"]

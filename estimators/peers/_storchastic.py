@@ -24,7 +24,8 @@ from __future__ import annotations
 import torch
 
 import storch
-from storch.method import ARM, DisARM, GumbelSoftmax, REBAR, RELAX, ScoreFunction
+from storch.method import (ARM, DisARM, GumbelSoftmax, REBAR, RELAX, ScoreFunction,
+                           ScoreFunctionWOR, UnorderedSetEstimator)
 
 from ..base import unwrap_independent
 
@@ -42,6 +43,11 @@ def make_method(method: str, options: dict, num_samples: int, event_numel: int):
         return DisARM("z", n_samples=num_samples)
     if method == "rebar":
         return REBAR("z", n_samples=num_samples)
+    if method == "unordered_set":
+        return UnorderedSetEstimator("z", k=num_samples, use_baseline=options["baseline"] == "builtin",
+                                     num_int_points=options["num_int_points"])
+    if method == "score_function_wor":
+        return ScoreFunctionWOR("z", k=num_samples, biased=options["biased"])
     if method == "relax":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

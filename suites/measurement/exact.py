@@ -41,6 +41,7 @@ random points, to rounding), so only estimators that couple their samples
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -275,6 +276,8 @@ def exact_moments(problem, estimator, num_samples: int = 1, resolution: int = 10
     problem = problem.to(dtype=torch.float64)
     estimator.check(problem.distribution(problem.params))
     estimator.check_num_samples(num_samples)
+    if callable(getattr(estimator, "estimates_at", None)):
+        return exact_set_moments(problem, estimator, num_samples, max_nodes)
     try:
         draws = record_unambiguous(estimator, problem, num_samples)
         factor = 1
@@ -337,3 +340,68 @@ def _accepts_one_sample(estimator) -> bool:
     except ValueError:
         return False  # e.g. a leave-one-out baseline: its samples are coupled
     return True
+
+
+# --- sets drawn without replacement ------------------------------------------------------------
+
+def unordered_set_probabilities(log_q: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+    """Probability of drawing each unordered set without replacement: ``(..., S)``, ``(N, K)`` ->
+    ``(..., N)``, the sum over the ``K!`` orders of ``prod_t p(s_t) / (1 - sum_{u<t} p(s_u))``.
+
+    Written from the definition (sequential draws), apart from the estimator's recursion over
+    subsets, so that an error in either shows as a difference.
+    """
+    num_samples = sets.shape[1]
+    orders = torch.tensor(list(itertools.permutations(range(num_samples))), device=sets.device)
+    p = log_q.exp()[..., sets[:, orders]]  # ... x N x K! x K
+    before = torch.cumsum(p, -1) - p
+    return (p / (1 - before)).prod(-1).sum(-1)
+
+
+def exact_set_moments(problem, estimator, num_samples: int,
+                      max_nodes: int = MAX_NODES) -> ExactMoments | None:
+    """Exact moments of an estimator whose estimate is a function of a set of ``K`` distinct
+    states drawn without replacement (``estimator.estimates_at``: the unordered set estimator).
+
+    Every combination of one set per factor is a node, weighted by the product over factors of
+    its set's probability (``unordered_set_probabilities``); ``None`` beyond ``max_nodes``.
+    The weights sum to 1 up to rounding, which is the error reported.
+    """
+    from estimators.unordered_set import coordinate_log_probs, joint_states, to_events
+
+    distribution = problem.distribution(problem.params)
+    log_p = coordinate_log_probs(distribution)
+    factors, (dims, classes) = tuple(log_p.shape[:-2]), log_p.shape[-2:]
+    size = classes ** dims if dims * math.log(classes) < 30 else math.inf
+    if size < num_samples:
+        return None
+    per_factor = math.comb(size, num_samples) if size <= 4096 else math.inf
+    count = per_factor ** math.prod(factors)
+    if count > max_nodes:
+        return None
+    states = joint_states(dims, classes).to(problem.device)  # S x D
+    # log q of every state per factor, by the problem's own distribution: S x factors
+    flat_factors = math.prod(factors)
+    index = states[:, None, :].expand(size, flat_factors, dims).reshape(size, *factors, dims)
+    log_q = distribution.log_prob(to_events(distribution, index)).detach().reshape(size, flat_factors).T
+    sets = torch.tensor(list(itertools.combinations(range(size), num_samples)),
+                        device=problem.device)  # N x K
+    probs = unordered_set_probabilities(log_q, sets)  # factors x N
+    # every choice of one set per factor: nodes x factors
+    choice = torch.cartesian_prod(*[torch.arange(len(sets), device=problem.device)] * flat_factors) \
+        .reshape(-1, flat_factors)
+    weights = probs.T.gather(0, choice).prod(1) if flat_factors > 1 else probs[0][choice[:, 0]]
+    nodes = states[sets[choice]]  # nodes x factors x K x D
+    sums = {}
+    for start in range(0, len(nodes), 20_000):
+        part = nodes[start:start + 20_000].reshape(-1, *factors, num_samples, dims)
+        w = weights[start:start + 20_000]
+        for name, rows in flat_estimates(estimator.estimates_at(problem, part), problem).items():
+            s1, s2 = sums.get(name, (0.0, 0.0))
+            sums[name] = (s1 + w @ rows, s2 + w @ rows.square())
+    total = float(weights.sum())
+    mean = {name: s1 / total for name, (s1, _) in sums.items()}
+    variance = {name: (s2 / total - mean[name].square()).clamp_min(0)
+                for name, (_, s2) in sums.items()}
+    return ExactMoments(mean=mean, variance=variance, relative_error=abs(total - 1),
+                        nodes=len(nodes), reference=float64_reference(problem))

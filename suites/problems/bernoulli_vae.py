@@ -36,19 +36,43 @@ reach -17.6) and stops before the encoder saturates: after 100 steps some
 sees the rare state that carries its mean, and with ``M`` in the thousands
 its sample variance understates the truth, so the z-test reports an
 unbiased estimator as biased. At 30 steps ``min(e, 1 - e) > 1e-3``.
+
+``objective=iwae`` (with ``bound_samples = K >= 1``) makes the cost a
+*multi-sample objective*: the importance-weighted bound of Burda, Grosse &
+Salakhutdinov 2016 (the VIMCO target of Mnih & Rezende 2016)::
+
+    F = 1/N sum_n E_{h_1..h_K ~ q(. | x_n)} [ log 1/K sum_k w_nk ],
+    w_nk = p(x_n, h_k) / q(h_k | x_n).
+
+Unlike the ELBO, whose ``K`` inner samples are ``K`` independent estimates
+of one per-sample cost that an estimator averages, here the ``K`` particles
+form *one* sample of the cost together: the log of their mean weight is not
+the mean of their log weights (it is larger; it equals the ELBO at ``K = 1``
+and rises to ``log p(x_n)`` as ``K`` grows). The estimators see one latent of
+shape ``(K, L)`` per data point (``estimators.vimco.Particles``, batch
+``(*B, N)``), the bound as the cost, and ``log_weights`` for VIMCO's
+per-particle signals; an estimator's own ``num_samples`` then counts
+independent bounds. Its exact gradient sums over all ``2^(L K)`` tuples of
+latent states (``L K <= MAX_TUPLE_BITS``); the weights are those trained on
+the ELBO, shared with ``objective=elbo``.
 """
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as nnf
 from torch.distributions import Bernoulli, Independent
 
-from suites.problems.base import Problem, check_dim, check_seed
+from estimators.vimco import Particles
+from suites.problems.base import Problem, check_choice, check_dim, check_seed
 from suites.problems.cache import cache_dir, cache_key, cached_tensors
 
 MAX_LATENT_DIM = 12
+#: Largest L K of objective=iwae: its exact gradient sums over 2^(L K) tuples of states.
+MAX_TUPLE_BITS = 12
+OBJECTIVES = ("elbo", "iwae")
 NUM_DIGITS = 1797
 NUM_PIXELS = 64
 LEARNING_RATE = 0.05
@@ -114,6 +138,21 @@ def enumerated_elbo(x: torch.Tensor, params, states: torch.Tensor) -> torch.Tens
     return reconstruction - kl
 
 
+def enumerated_iwae(x: torch.Tensor, params, states: torch.Tensor, bound_samples: int) -> torch.Tensor:
+    """Exact ``E log 1/K sum_k w_nk`` (module docstring) for unbatched params, shape ``(N,)``:
+    a sum over every ``K``-tuple of the ``S`` latent states (``S^K`` of them)."""
+    logits_q = encoder_logits(x, params)  # N x L
+    log_q = nnf.logsigmoid(logits_q) @ states.T + nnf.logsigmoid(-logits_q) @ (1 - states).T  # N x S
+    logits_x = states @ params["decoder.weight"].T + params["decoder.bias"]  # S x D
+    log_lik = x @ logits_x.T - nnf.softplus(logits_x).sum(-1)  # N x S
+    log_prior = bernoulli_log_lik(states, params["prior.logits"]).sum(-1)  # S
+    log_w = log_lik + log_prior - log_q  # N x S
+    tuples = torch.cartesian_prod(*[torch.arange(states.shape[0])] * bound_samples) \
+        .reshape(-1, bound_samples)  # S^K x K
+    bound = torch.logsumexp(log_w[:, tuples], -1) - math.log(bound_samples)  # N x S^K
+    return (log_q[:, tuples].sum(-1).exp() * bound).sum(-1)
+
+
 def initial_params(latent_dim: int, data: torch.Tensor, generator: torch.Generator):
     """Small seeded weights; decoder bias at the logit of the pixel means."""
     mean = data.mean(0).clamp(0.01, 0.99)
@@ -146,7 +185,7 @@ class BernoulliVAE(Problem):
     reference_kind = "enumeration"
 
     def __init__(self, latent_dim: int = 8, num_data: int = 200, seed: int = 0,
-                 train_steps: int = 30):
+                 train_steps: int = 30, objective: str = "elbo", bound_samples: int = 1):
         latent_dim = check_dim(latent_dim, "latent_dim")
         if latent_dim > MAX_LATENT_DIM:
             raise ValueError(f"latent_dim must be an integer in 1..{MAX_LATENT_DIM} (the exact "
@@ -157,6 +196,15 @@ class BernoulliVAE(Problem):
                              f"set has {NUM_DIGITS} images), got {num_data!r}")
         if isinstance(train_steps, bool) or not isinstance(train_steps, int) or train_steps < 0:
             raise ValueError(f"train_steps must be an integer >= 0, got {train_steps!r}")
+        self.objective = check_choice("objective", objective, OBJECTIVES)
+        self.bound_samples = check_dim(bound_samples, "bound_samples")
+        if objective == "elbo" and bound_samples != 1:
+            raise ValueError(f"bound_samples={bound_samples!r} needs objective=iwae (the ELBO is "
+                             f"a one-sample cost)")
+        if objective == "iwae" and latent_dim * bound_samples > MAX_TUPLE_BITS:
+            raise ValueError(f"objective=iwae needs latent_dim * bound_samples <= {MAX_TUPLE_BITS} "
+                             f"(its exact gradient sums over 2^(latent_dim * bound_samples) tuples), "
+                             f"got {latent_dim} * {bound_samples}")
         generator = torch.Generator().manual_seed(check_seed(seed))
         subset = torch.randperm(NUM_DIGITS, generator=generator)[:num_data]
         self.x = binarised_digits()[subset]  # N x 64
@@ -176,6 +224,8 @@ class BernoulliVAE(Problem):
                 lambda: train(start, self.x, self.states, train_steps),
                 f"{self.name}(latent_dim={latent_dim})'s weights once ({train_steps} full-batch "
                 f"Adam steps on the exact ELBO)", keys=start)
+        if objective == "iwae":  # after the cache key: the ELBO's weights serve both objectives
+            self.config.update(objective=objective, bound_samples=bound_samples)
 
     @property
     def num_data(self) -> int:
@@ -184,13 +234,36 @@ class BernoulliVAE(Problem):
     @property
     def elements_per_sample(self) -> int:
         # decoder logits over 64 pixels and the latent terms, per data point
-        return self.num_params + self.num_data * (3 * NUM_PIXELS + 4 * self.states.shape[1])
+        return self.num_params + self.num_data * self.bound_samples * (
+            3 * NUM_PIXELS + 4 * self.states.shape[1])
 
     def distribution(self, params):
         # batch (*B, N): one latent vector per data point, event (L,)
-        return Independent(Bernoulli(logits=encoder_logits(self.x, params), validate_args=False), 1)
+        logits = encoder_logits(self.x, params)
+        if self.objective == "elbo":
+            return Independent(Bernoulli(logits=logits, validate_args=False), 1)
+        # event (K, L): the K particles of one bound
+        logits = logits[..., None, :].expand(*logits.shape[:-1], self.bound_samples, logits.shape[-1])
+        return Particles(Bernoulli(logits=logits, validate_args=False), 2)
 
     def cost(self, z, params):
+        """The ELBO's per-sample cost, or the bound ``log 1/K sum_k w_k`` (objective=iwae) per data
+        point: ``(K_est, *B, N, [K,] L) -> (K_est, *B, N)``."""
+        if self.objective == "iwae":
+            return torch.logsumexp(self.log_weights(z, params), -1) - math.log(self.bound_samples)
+        return self.elbo_cost(z, params)
+
+    def log_weights(self, z, params):
+        """``log w_k = log p(x_n, h_k) - log q(h_k | x_n)`` per particle: ``(..., *B, N, K, L) ->
+        (..., *B, N, K)`` (objective=iwae)."""
+        flat = z.flatten(-3, -2)  # the particles of all data points as rows: ... x N K x L
+        log_lik = bernoulli_log_lik(self.x.repeat_interleave(self.bound_samples, 0),
+                                    decoder_logits(flat, params)).sum(-1)
+        log_prior = bernoulli_log_lik(z, params["prior.logits"][..., None, None, :]).sum(-1)
+        log_q = bernoulli_log_lik(z, encoder_logits(self.x, params)[..., None, :]).sum(-1)
+        return log_lik.unflatten(-1, z.shape[-3:-1]) + log_prior - log_q
+
+    def elbo_cost(self, z, params):
         """``f_n = log p(x_n | z_n) + log p(z_n) - log q(z_n | x_n)`` (F is their mean over n): ``(K, *B, N, L) -> (K, *B, N)``."""
         log_lik = bernoulli_log_lik(self.x, decoder_logits(z, params)).sum(-1)
         log_prior = bernoulli_log_lik(z, params["prior.logits"][..., None, :]).sum(-1)
@@ -202,4 +275,6 @@ class BernoulliVAE(Problem):
         return enumerated_elbo(self.x, params, self.states)
 
     def expectation(self, params):
+        if self.objective == "iwae":
+            return enumerated_iwae(self.x, params, self.states, self.bound_samples).mean()
         return self.elbo_per_datum(params).mean()

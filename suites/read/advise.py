@@ -148,6 +148,9 @@ def advise(problem: Any, evaluations: int = 4, num_estimates: int | None = None,
             if k < 1:
                 raise ValueError(f"one sample costs {estimator.evaluations(problem, 1)} evaluations")
             estimator.check_num_samples(k)
+            most = getattr(estimator, "max_num_samples", lambda _: None)(problem)
+            if most is not None and k > most:
+                raise ValueError(f"K = {k} distinct states, but {problem.label} has {most}")
         except ValueError as error:
             skipped.append(f"{label}: not run at {evaluations} evaluations ({error})")
             continue

@@ -77,6 +77,10 @@ PROBES = (
     ("bernoulli", {"dim": 3}),
     ("gamma", {"dim": 3}),
 )
+#: Probes for an estimator that applies to none of ``PROBES``: a multi-sample objective (VIMCO).
+MULTI_SAMPLE_PROBES = (
+    ("bernoulli_vae", {"latent_dim": 2, "num_data": 1, "objective": "iwae", "bound_samples": 2}),
+)
 
 
 class CheckFailed(AssertionError):
@@ -193,6 +197,10 @@ def estimator_checks(estimator) -> Iterator[tuple[str, Callable[[], str]]]:
     """The named checks of ``estimator``, in order; each returns its detail or raises."""
     probes = [problem_registry.get(name, **config) for name, config in PROBES]
     applicable = [p for p in probes if applies(estimator, p)]
+    if not applicable:
+        multi = [problem_registry.get(name, **config) for name, config in MULTI_SAMPLE_PROBES]
+        applicable = [p for p in multi if applies(estimator, p)]
+        probes += multi if applicable else []
     if not applicable:
         yield "applies_to_a_probe", lambda: (_ for _ in ()).throw(CheckFailed(
             f"applies to none of the probes {[_label(p) for p in probes]}"))

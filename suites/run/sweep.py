@@ -418,7 +418,11 @@ def plan(suite: str | None = None, options: dict | None = None, given: Sequence[
     if resume is not None:
         suite, options = resumed_selection(suite, options, set(given), meta, resume)
     suite = suite or "core"
-    for key, value in profile_options(profile, suite).items():
+    profiled = profile_options(profile, suite)
+    also = profiled.pop("also", [])
+    # the profile's further selections apply where its own did (no names given by the caller)
+    also = also if all(not options[key] for key in profiled) else []
+    for key, value in profiled.items():
         if not options[key]:  # what the caller gives wins
             options[key] = value
     if not 0 <= options["min_run_time"] < float("inf"):  # also refuses nan
@@ -426,6 +430,10 @@ def plan(suite: str | None = None, options: dict | None = None, given: Sequence[
     if options["threads"] is not None and options["threads"] < 1:
         raise ValueError(f"--threads must be >= 1, got {options['threads']}")
     cells = select_cells(suite, **{k: v for k, v in options.items() if k not in RUN_OPTIONS})
+    for selection in also:
+        chosen = select_cells(suite, **{k: v for k, v in {**options, **selection}.items()
+                                        if k not in RUN_OPTIONS})
+        cells += [c for c in chosen if c not in cells]
     if suite == "train":
         from suites.run.grids.train import configured
         cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])

@@ -709,10 +709,65 @@ def papers_arms_variance_vs_n(df: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def indecater_toy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The `papers` categorical rows of IndeCateR's comparison: the non-separable cost."""
+    rows = papers_rows(df, "categorical")
+    return rows[rows["cost"] == "mean_square"] if "cost" in rows else rows.iloc[:0]
+
+
+def set_toy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The `papers` categorical rows of the unordered set toy: the separable (default) cost."""
+    rows = papers_rows(df, "categorical")
+    return rows[rows["cost"] != "mean_square"] if "cost" in rows else rows
+
+
+def papers_set_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
+    """Variance against K on one categorical of C classes, log y, the exact value beside each
+    point; zero at K = C (the whole support) is drawn at the axis' floor (Kool et al. 2020, figure 2)."""
+    rows = set_toy_rows(df)
+    if rows.empty:
+        raise Skip("no `papers` suite rows on the categorical toy (run `mcgradbench run papers`)")
+    colours = palette(sorted(rows["estimator_label"].unique()))
+    shapes = markers(rows["estimator_label"])
+    fig, ax = plt.subplots(figsize=(PANEL_HEIGHT * PANEL_ASPECT * 1.3, PANEL_HEIGHT * 1.1))
+    positive = rows.loc[rows["variance"] > 0, "variance"]
+    floor = float(positive.min()) / 10 if len(positive) else 1e-12
+    zero_handle = exact_handle = None
+    for label, here in rows.sort_values("num_samples").groupby("estimator_label", sort=True):
+        # zero up to rounding (the whole support): shown at the floor, as an open marker
+        tiny = here["variance"] <= 1e-12 * float(here["variance"].max())
+        shown = here["variance"].where(~tiny, floor)
+        ax.errorbar(here["num_samples"], shown, yerr=here["variance_se"].where(~tiny, 0),
+                    color=colours[label], marker=shapes[label], markersize=4, capsize=2, label=label)
+        if tiny.any():
+            zero_handle = ax.scatter(here.loc[tiny, "num_samples"], [floor] * int(tiny.sum()),
+                                     marker="v", s=70, color=colours[label], zorder=3)
+        exact = here[here["exact_variance"].map(math.isfinite) & ~tiny]
+        if len(exact):
+            exact_handle = ax.scatter(exact["num_samples"], exact["exact_variance"], marker="o", s=80,
+                                      facecolors="none", edgecolors="black", linewidths=0.8, zorder=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("K (cost evaluations per estimate)")
+    ax.set_ylabel("variance of one estimate (per coordinate)")
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, text in ((exact_handle, "exact (enumeration of the sets)"),
+                         (zero_handle, "0 up to rounding (K = the support)")):
+        if handle is not None:
+            handles.append(handle)
+            labels.append(text)
+    fig.tight_layout()
+    legend_under(fig, handles, labels)
+    classes = rows["num_classes"].dropna().unique() if "num_classes" in rows else []
+    of = f" of {int(classes[0])} classes" if len(classes) == 1 else ""
+    suptitle(fig, f"Reproduced: unordered set estimator against K, one categorical{of} "
+                  "(error bars: ±1 se)")
+    return fig
+
+
 def papers_indecater_variance(df: pd.DataFrame) -> plt.Figure:
     """IndeCateR against the score function at equal cost evaluations on the non-separable
     categorical cost: variance against the dimension D (one IndeCateR sample costs 3 D)."""
-    rows = papers_rows(df, "categorical")
+    rows = indecater_toy_rows(df)
     if rows.empty:
         raise Skip("no `papers` suite rows on the categorical problem (run `mcgradbench run papers`)")
     rows = rows[rows["variance"] > 0]
@@ -763,6 +818,8 @@ PAPERS_FIGURES: list[tuple[str, str, Callable[[pd.DataFrame], plt.Figure]]] = [
     ("papers_arms_variance_vs_n", "Reproduced: ARMS toy, variance against n", papers_arms_variance_vs_n),
     ("papers_indecater_variance", "Reproduced: IndeCateR against the score function",
      papers_indecater_variance),
+    ("papers_set_variance_vs_k", "Reproduced: unordered set estimator, variance against K",
+     papers_set_variance_vs_k),
 ]
 
 

@@ -214,10 +214,14 @@ def grid_cells(problem_entries, estimator_entries, devices: Sequence[str], seeds
                                        if k >= 1]
                         else:
                             ks_here = ks
+                        # an estimator of distinct states draws at most the support (unordered_set)
+                        most = getattr(estimator, "max_num_samples", lambda _: None)(problem)
                         for k in ks_here:
                             try:
                                 estimator.check_num_samples(k)
                             except ValueError:
+                                continue
+                            if most is not None and k > most:
                                 continue
                             cells += [Cell(pname, dict(config), ename, dict(option), device, m, k, seed)
                                       for seed in seeds]

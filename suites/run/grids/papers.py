@@ -13,7 +13,15 @@ ARM, DisARM and REBAR (fixed, and tuned: its 300 default adapt steps before
 measuring, as the papers tune it while training). ARM is skipped with a message where it is not
 registered.
 
-Every estimator takes ``K = 4`` inner samples, except those that count
+(c) The unordered set estimator's variance against ``K`` (Kool, van Hoof &
+Welling 2020, figure 2, on a domain of 8 outcomes): one categorical of
+``C = 8`` classes (``categorical(dim=1, num_classes=8)``), ``K = 1..8``, the
+unordered set estimator with and without its built-in baseline beside the
+score function with and without the leave-one-out baseline at the same ``K``
+(``K`` cost evaluations each); at ``K = 8`` the set is the whole support and
+the estimate the exact gradient.
+
+In (a) and (b) every estimator takes ``K = 4`` inner samples, except those that count
 differently at the same budget of cost evaluations: DisARM and ARM 2
 antithetic pairs, REBAR 1 sample (3 evaluations). The measure-valued
 estimator costs 4 evaluations a sample in 1-D (2 per parameter), so its
@@ -63,14 +71,37 @@ def toy_cells(device: str) -> list[Cell]:
             for t in TARGETS for name, options, num_samples in TOY_ESTIMATORS if name in known]
 
 
+#: (c): the categorical toy and its estimators, at every K each accepts up to the support.
+SET_CLASSES = 8
+SET_ESTIMATORS = (("unordered_set", {"baseline": "builtin"}), ("unordered_set", {"baseline": "none"}),
+                  ("score_function", {"baseline": "loo"}), ("score_function", {"baseline": "none"}))
+
+
+def set_cells(device: str) -> list[Cell]:
+    import estimators
+
+    cells = []
+    for name, options in SET_ESTIMATORS:
+        estimator = estimators.get(name, **options)
+        for k in range(1, SET_CLASSES + 1):
+            try:
+                estimator.check_num_samples(k)
+            except ValueError:  # the baselines built from the other samples need K >= 2
+                continue
+            cells.append(Cell("categorical", {"dim": 1, "num_classes": SET_CLASSES}, name,
+                              dict(options), device, NUM_ESTIMATES, k))
+    return cells
+
+
 def build(devices):
     return [cell for device in devices for cell in gaussian_cells(device) + toy_cells(device)
-            + arms_cells(device) + indecater_cells(device)]
+            + arms_cells(device) + indecater_cells(device) + set_cells(device)]
 
 
 PAPERS = Suite("papers", "reproduced figures: JMLR 2020 variance vs k on N(1, 1) with (x - k)^2; "
                "REBAR/RELAX toy (b - t)^2, t = 0.45, 0.499; ARMS toy (b - 0.49)^2 against n; "
-               "IndeCateR on (mean z . v - t)^2; K=4 or equal evaluations, M=20,000", build)
+               "IndeCateR on (mean z . v - t)^2; unordered set variance vs K = 1..8 on one 8-class "
+               "categorical; K=4 or equal evaluations, M=20,000", build)
 
 
 # (c) ARMS (Dimitriev & Zhou 2021, the toy of figure 1 and of alekdimi/arms toy_problem.py):

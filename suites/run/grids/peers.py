@@ -8,6 +8,11 @@ cells with the same ``M``, ``K`` and seed: the report's table "Library against
 mcgradbench" pairs them. Peers that are not installed are skipped with a
 message (install them with ``pip install 'mcgradbench[peers]'``).
 
+storchastic's estimators of sets (its unordered set estimator and its score function
+without replacement) run on one categorical (``categorical(dim=1)`` of 3
+and of 8 classes, ``K = 2``), beside our ``unordered_set`` and our leave-one-out score
+function: storch samples one categorical at a time.
+
 Inner samples: ``K = 4`` for the score function and Gumbel-softmax, 2
 antithetic pairs for ARM and DisARM, 1 sample (3 evaluations) for REBAR
 and RELAX; each peer and its counterpart count samples alike.
@@ -38,7 +43,12 @@ PEER_CONFIGS = [
     ("storchastic.relax", {}, 1),
     ("pyro.tracegraph", {"baseline": "none"}, 4),
     ("pyro.tracegraph", {"baseline": "decaying_average"}, 4),
+    ("storchastic.unordered_set", {}, 2),
+    ("storchastic.score_function_wor", {"biased": False}, 2),
+    ("storchastic.score_function_wor", {"biased": True}, 2),
 ]
+#: One categorical, where storchastic's sampling without replacement draws the joint.
+CATEGORICAL_CONFIGS = [{"dim": 1}, {"dim": 1, "num_classes": 8}]
 #: On the VAE: Pyro's score function, whose plates give each data point its own learning
 #: signal, as ours does. The storchastic adapters run there too, but they score the 200
 #: data points' latent vectors as one event weighted by the mean cost (a storch model needs
@@ -83,6 +93,8 @@ def build(devices):
         cells += pairs("bernoulli", config, "cpu", NUM_ESTIMATES)
     for config in GAUSSIAN_CONFIGS:
         cells += pairs("gaussian", config, "cpu", NUM_ESTIMATES)
+    for config in CATEGORICAL_CONFIGS:
+        cells += pairs("categorical", config, "cpu", NUM_ESTIMATES)
     for config in VAE_CONFIGS:
         cells += pairs("bernoulli_vae", config, "cpu", VAE_ESTIMATES, peers=VAE_PEERS)
     keep = {name for name, _, _ in PEER_CONFIGS if available(name.split(".")[0])}
@@ -90,5 +102,6 @@ def build(devices):
 
 
 PEERS = Suite("peers", "other libraries' estimators (storchastic, Pyro) beside ours on the same cells: "
-              "bernoulli toys (dims 1, 20; t = 0.45, 0.499; logits 0, 1), gaussian, bernoulli_vae; "
+              "bernoulli toys (dims 1, 20; t = 0.45, 0.499; logits 0, 1), gaussian, bernoulli_vae, "
+              "one categorical (3, 8 classes; sets without replacement); "
               "CPU, M=10,000 (1,000 on the VAE)", build)
