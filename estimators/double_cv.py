@@ -93,8 +93,12 @@ class DoubleCV(BernoulliEstimator, AdaptiveEstimator):
         score = b - theta
         total = grad.sum(0, keepdim=True)
         others = (total - grad) / (num_samples - 1)  # gbar_{-k}
+        # a factor's latent may span several event dims (a multi-sample objective's K x L)
+        events = len(distribution.event_shape)
+        over_event = lambda x: x.flatten(-events).sum(-1) if events else x
         # alpha stays live (its adapt step differentiates the estimate in it); the rest is data
-        h = cost.detach() + alpha * (others * score).sum(-1)
+        h = cost.detach() + alpha * over_event(others * score)
         centred = h - (h.sum(0, keepdim=True) - h) / (num_samples - 1)
-        estimate = (centred.unsqueeze(-1) * score).mean(0) - alpha * grad.mean(0) * theta * (1 - theta)
-        return (estimate * logits).sum(-1) + cost.mean(0)
+        centred = centred.reshape(*centred.shape, *[1] * events)
+        estimate = (centred * score).mean(0) - alpha * grad.mean(0) * theta * (1 - theta)
+        return over_event(estimate * logits) + cost.mean(0)

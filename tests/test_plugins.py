@@ -141,8 +141,8 @@ def test_builtin_suites_are_the_shipped_grid_files():
     core = grids.get("core").cells(["cpu"])
     # 16 problem configurations x the estimators that apply to each (core.toml): 150 before
     # ARMS, double CV, IndeCateR (12 cells) and categorical(cost=mean_square) (14 cells)
-    # and unordered_set at K = 4 on the configurations whose support holds 4 states (not dim 1)
-    assert len(core) == 176
+    # and unordered_set at K = 4 on the 5 configurations whose support holds 4 states (not dim 1)
+    assert len(core) == 181
     assert {("arms", 1), ("double_cv", 2), ("indecater", 1), ("unordered_set", 4)} <= {(c.estimator, c.num_samples) for c in core}
     k = {(c.estimator, c.num_samples) for c in core}
     assert ("disarm", 2) in k and ("rebar", 1) in k and ("score_function", 4) in k
