@@ -212,13 +212,15 @@ class _StorchasticWithoutReplacement(Peer):
 
     def check(self, distribution: Distribution) -> None:
         super().check(distribution)
-        base, _ = unwrap_independent(distribution)
+        base, ndims = unwrap_independent(distribution)
         # storch decodes one categorical a step (its SampleWithoutReplacement); an Independent of
-        # several would be drawn per coordinate, not as one joint state as ours draws it
-        if base.batch_shape[1:].numel() != 1:
+        # several would be drawn per coordinate, not as one joint state as ours draws it. The
+        # coordinates are the dims Independent reinterprets (with or without a sample dim in front).
+        coordinates = base.batch_shape[len(base.batch_shape) - ndims:].numel()
+        if coordinates != 1:
             raise ValueError(f"{self.name} is run on one categorical per estimate here (storch "
                              f"draws a set of each coordinate, not of their joint), got "
-                             f"{base.batch_shape[1:].numel()}")
+                             f"{coordinates}")
 
     def check_num_samples(self, num_samples: int) -> None:
         if num_samples < 2:
