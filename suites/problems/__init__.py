@@ -24,6 +24,7 @@ from suites.problems.gaussian import Gaussian
 from suites.problems.gaussian_full import GaussianFull, check_scale_tril
 from suites.problems.linear_vae import LinearVAE
 from suites.problems.logistic_regression import LogisticRegression
+from suites.problems.sbn import SBN
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
@@ -34,6 +35,7 @@ origin = _REGISTRY.origin
 for _cls in (Gaussian, GaussianFull, BernoulliToy, LinearVAE, BernoulliVAE, LogisticRegression):
     register(_cls)
 register(Categorical)
+register(SBN)
 
 
 def get(name: str, **config: Any) -> Problem:
