@@ -67,6 +67,8 @@ def list_cmd():
 @click.option("--grad-variance", type=click.IntRange(min=0), default=None,
               help="train suite: extra estimates at each logged step for the gradient's variance "
                    "[default: 0, off].")
+@click.option("--heldout-samples", type=click.IntRange(min=1), default=None,
+              help="sbn suite: samples K of the held-out importance-weighted bound [default: 100].")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True,
               help="quick: the representative cells of the suite (suites/run/profiles.py; what make "
                    "bench runs); --problem/--estimator/--steps/--seeds given win.")
@@ -76,7 +78,7 @@ def list_cmd():
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
         min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
-        grad_variance, profile, quiet, output):
+        grad_variance, heldout_samples, profile, quiet, output):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     from suites.run.sweep import DEFAULT_OPTIONS, execute, plan
 
@@ -84,7 +86,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
                "devices": list(devices), "num_estimates": num_estimates, "num_samples": num_samples,
                "seed": seed, "min_run_time": min_run_time, "threads": threads, "steps": steps,
-               "seeds": seeds, "grad_variance": grad_variance}
+               "seeds": seeds, "grad_variance": grad_variance, "heldout_samples": heldout_samples}
     given = [k for k in DEFAULT_OPTIONS
              if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
     try:

@@ -32,6 +32,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                     "gumbel_softmax(temperature=0.5)"]},
         "train": {"problem_names": ["linear_vae", "bernoulli_vae(latent_dim=8)"],
                   "steps": 200, "seeds": 2},
+        "sbn": {"problem_names": ["sbn(model=linear)"],
+                "estimator_names": ["score_function(baseline=loo)", "arm", "disarm",
+                                    "gumbel_softmax(temperature=0.5)"],
+                "steps": 100, "seeds": 2, "grad_variance": 0, "heldout_samples": 10},
     },
     "full": {},
 }

@@ -23,7 +23,7 @@ import torch
 
 from suites.store.atomic import atomic_write_text, write_json
 from suites.store.environment import cpu_name, device_name, git_commit, package_version, resolve_device
-from suites.store.schema import COLUMNS, OPTIONAL_COLUMNS, TRAIN_COLUMNS
+from suites.store.schema import COLUMNS, OPTIONAL_COLUMNS, SBN_COLUMNS, TRAIN_COLUMNS
 
 RESULTS = "results.csv"
 META = "meta.json"
@@ -43,8 +43,8 @@ NUMERIC_COLUMNS = [c for c in COLUMNS if c not in STRING_COLUMNS + BOOL_COLUMNS]
 TRAIN_STORED_COLUMNS = TRAIN_COLUMNS + [KEY_COLUMN]
 TRAIN_STRING_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config",
                         "device", "state", "package_version", "torch_version", "device_name",
-                        "git_commit", "utc_time", KEY_COLUMN]
-TRAIN_NUMERIC_COLUMNS = [c for c in TRAIN_COLUMNS if c not in TRAIN_STRING_COLUMNS]
+                        "git_commit", "utc_time", KEY_COLUMN, "probes"]
+TRAIN_NUMERIC_COLUMNS = [c for c in TRAIN_COLUMNS + SBN_COLUMNS if c not in TRAIN_STRING_COLUMNS]
 
 
 # --- the results table -------------------------------------------------------------------
@@ -66,7 +66,8 @@ def empty_table() -> pd.DataFrame:
 def append_cell(run_dir: str | os.PathLike, table: pd.DataFrame, cell: Any,
                 rows: pd.DataFrame) -> pd.DataFrame:
     """``table`` plus ``cell``'s rows, rewritten atomically to ``run_dir/results.csv``; the new table."""
-    columns = TRAIN_STORED_COLUMNS if "step" in rows.columns else STORED_COLUMNS
+    columns = (TRAIN_COLUMNS + [c for c in SBN_COLUMNS if c in rows.columns] + [KEY_COLUMN]
+               if "step" in rows.columns else STORED_COLUMNS)
     rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[columns]
     table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
     atomic_write_text(Path(run_dir) / RESULTS, table_csv(table))
@@ -178,7 +179,7 @@ def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
     if len(table) and table.iloc[-1].isna().all():
         raise ValueError(TRUNCATED.format(csv=csv))
     for column in TRAIN_NUMERIC_COLUMNS:
-        if len(table) and not pd.api.types.is_numeric_dtype(table[column]):
+        if len(table) and column in table and not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")
     return table
 

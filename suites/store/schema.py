@@ -32,3 +32,6 @@ TRAIN_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_c
                  "num_samples", "seed", "lr", "step", "seconds", "objective", "grad_variance",
                  "state", "evaluations", "threads", "package_version", "torch_version",
                  "device_name", "git_commit", "utc_time"]
+#: Columns a training run of the ``sbn`` suite adds (``suites.run.sbn``): the held-out
+#: importance-weighted bound, its sample count, and the probes' statistics (JSON).
+SBN_COLUMNS = ["heldout_bound", "heldout_samples", "probes"]
