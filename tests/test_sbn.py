@@ -13,6 +13,7 @@ import estimators
 import suites
 from suites.measurement.measure import bonferroni_z
 from suites.problems import datasets
+from suites.problems import sbn as module
 from suites.run.sbn import train_sbn
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -138,9 +139,14 @@ def test_model_as_the_reference_code():
     torch.testing.assert_close(problem.to(dtype=torch.float64).cost(z.double()[None], p)[0], expected)
 
 
-def test_bad_sizes_are_refused_before_allocating():
-    with pytest.raises(ValueError, match=r"^sbn\(latent_dim=10000000, batch_size=50, model=linear\) needs about [0-9.]+ GiB, [0-9.]+ GiB are available"):
-        suites.problems.get("sbn", latent_dim=10_000_000)
+def test_bad_sizes_are_refused_before_allocating(monkeypatch):
+    # 0.5 GiB free: 10,000 latents need 12 copies of 15.7 million weights (0.7 GiB) and a
+    # reference pass of 100 pairs x 50 images x 20,784 activations (5 GiB), and are refused;
+    # were the check gone, the weights alone (63 MB) would still be harmless here.
+    monkeypatch.setattr(module, "available_bytes", lambda: 2**29)
+    with pytest.raises(ValueError, match=r"^sbn\(latent_dim=10000, batch_size=50, model=linear\) needs about 5.3 GiB, 0.5 GiB are available; choose fewer latents"):
+        suites.problems.get("sbn", latent_dim=10_000)
+    assert suites.problems.get("sbn", latent_dim=100).num_params == 2 * 784 * 100 + 100 + 784 + 100
     with pytest.raises(ValueError, match=r"unknown model 'deep'; allowed: linear, nonlinear"):
         suites.problems.get("sbn", model="deep")
     with pytest.raises(ValueError, match=r"reference_samples must be a positive multiple of 200"):

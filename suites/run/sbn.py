@@ -15,7 +15,8 @@ from ``seconds``):
   estimates measured by ``suites.measure`` against the sampled reference at those
   weights (its se counted in every z): per estimator, the mean per-coordinate variance
   of the encoder's gradient and of all of it (with standard errors), the MSE, the
-  largest |z| and whether it is flagged biased. Every probe sees the same weights: the
+  largest |z| and whether it is flagged biased, and the reference's mean squared se (which
+  the MSE holds as well: the reference's own noise). Every probe sees the same weights: the
   papers' "variance along training" figure, at equal parameters, not only along each
   estimator's own trajectory. ``grad_variance`` is the trained estimator's own entry.
 
@@ -74,12 +75,14 @@ def probe(problem, params, probes: Sequence, num_estimates: int) -> dict:
 
     frozen = problem.at_batch(problem.x)
     frozen.params = {k: v.detach().clone() for k, v in params.items()}
+    _, reference_se = frozen.reference_gradient()  # once: every probe reads it from memory
+    reference_se2 = float(sum(s.double().square().sum() for s in reference_se.values()) / frozen.num_params)
     out = {}
     for name, options, k in probes:
         estimator = registry.get(name, **options)
         rows = measure(frozen, estimator, num_estimates=num_estimates, num_samples=k,
                        seed=PROBE_SEED, device=frozen.device, min_run_time=0, exact=False)
-        out[estimator.label] = probe_summary(rows)
+        out[estimator.label] = {**probe_summary(rows), "reference_se2": reference_se2}
     return out
 
 
@@ -172,3 +175,54 @@ def sbn_cell(cell) -> pd.DataFrame:
         estimator=estimator.name, estimator_config=estimator.config_json, device=str(device),
         evaluations=estimator.evaluations(problem, cell.num_samples), **run_metadata(device),
     )[TRAIN_COLUMNS + SBN_COLUMNS]
+
+
+def step_timings(problem, estimator_samples: Sequence, seed: int = 0, lr: float = 1e-4,
+                 min_run_time: float = 1.0) -> pd.DataFrame:
+    """Seconds of one training step per estimator (a fresh minibatch, one estimate, an Adam
+    step), by ``torch.utils.benchmark``, beside the floor: the forward pass the step needs
+    (the encoder, the draw of ``z`` and the cost at each of the step's cost evaluations, no
+    gradient). ``estimator_samples``: ``(name, options, K)``; one row each, with
+    ``steps_per_s`` and ``ratio = step / floor``."""
+    import torch.utils.benchmark as benchmark
+
+    import estimators as registry
+
+    generator = torch.Generator(device=problem.device).manual_seed(seed)
+    trained = problem.at_batch(problem.x)
+
+    def timed(stmt, env):
+        timer = benchmark.Timer(stmt=stmt, globals=env, num_threads=torch.get_num_threads())
+        return timer.blocked_autorange(min_run_time=min_run_time).median
+
+    def forward(evaluations):
+        with torch.no_grad():
+            trained.x = problem.sample_batch(generator)
+            z = trained.distribution(trained.params).sample((evaluations,))
+            return trained.cost(z, trained.params)
+
+    rows = []
+    for name, options, k in estimator_samples:
+        estimator = registry.get(name, **options)
+        params = {n: v.detach().clone().requires_grad_(True) for n, v in problem.params.items()}
+        optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
+        adaptive = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
+
+        def step():
+            trained.x = problem.sample_batch(generator)
+            trained.params = {n: v.detach() for n, v in params.items()}
+            grads = estimator(trained, 1, num_samples=k, generator=generator)
+            if adaptive:
+                estimator.adapt(trained, num_estimates=1, num_samples=k, generator=generator)
+            for n, p in params.items():
+                p.grad = grads[n][0]
+            optimizer.step()
+
+        evaluations = estimator.evaluations(problem, k)
+        step_s = timed("step()", {"step": step})
+        trained.params = problem.params
+        floor_s = timed("forward(e)", {"forward": forward, "e": evaluations})
+        rows.append({"estimator": estimator.label, "num_samples": k, "evaluations": evaluations,
+                     "step_s": step_s, "steps_per_s": 1 / step_s, "floor_s": floor_s,
+                     "ratio": step_s / floor_s})
+    return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from suites.read.report import sbn
 from suites.store import rundir as store
 from suites.problems.labels import estimator_label, problem_label
 from suites.run.training import final_objectives
@@ -97,7 +98,7 @@ def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             frame = frame.drop(columns="device")
         steps, seeds = int(group["step"].max()), int(group["seeds"].max())
         out.append((f"{problem}: {steps:,} steps, {seeds} seed(s)", frame))
-    return out
+    return out + sbn.table_frames(df)
 
 
 LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mean ± standard "
@@ -192,7 +193,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         drawn.append(("train_adaptive_state", "Training: adaptive estimators' state",
                       panels("Adaptive state against step (mean over seeds)", "step", "value",
                              "value", long)))
-    return drawn
+    return drawn + sbn.figures_for(df)
 
 
 def load(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
