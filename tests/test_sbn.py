@@ -198,3 +198,29 @@ def test_probes_at_init_and_after_training_flag_gumbel_softmax_only(cache):
     for rows in (curve, again):
         assert rows["heldout_bound"].iloc[1] > rows["heldout_bound"].iloc[0] + 1
     assert problem.params["encoder.weight"].equal(suites.problems.get("sbn", **SMALL).params["encoder.weight"])
+
+
+def test_a_cell_is_stored_read_back_resumable_and_tabled(tmp_path, cache):
+    from suites.read.report.sbn import table_frames
+    from suites.run.grids import Cell
+    from suites.run.sbn import sbn_cell
+    from suites.store import rundir as store
+
+    settings = {"kind": "sbn", "steps": 2, "lr": 1e-2, "log_every": 2, "heldout_samples": 3,
+                "variance_estimates": 0, "probes": []}
+    cells = [Cell("sbn", {"latent_dim": 2, "batch_size": 2}, "disarm", {}, "cpu", 1, 1, seed, settings)
+             for seed in (0, 1)]
+    table = store.empty_table()
+    for cell in cells:
+        table = store.append_cell(tmp_path, table, cell, sbn_cell(cell))
+    read = store.read_results(tmp_path, require_key=True)
+    assert list(read["step"]) == [0, 2] * 2 and read["heldout_bound"].notna().all()
+    assert (read["heldout_samples"] == 3).all() and (read["suite"] == "sbn").all()
+    assert store.finished_keys(read) == {store.cell_key(c) for c in cells}
+    # a cut curve is measured again on --resume
+    assert store.incomplete_keys(read.iloc[1:]) == {store.cell_key(cells[0])}
+    [(title, frame)] = table_frames(read)
+    last = read[read["step"] == 2]["heldout_bound"]
+    se = last.std() / 2**0.5
+    assert "2 steps, 2 seed(s)" in title
+    assert frame["held-out bound (K=3)"].iloc[0] == f"{last.mean():.2f} ± {se:.2f}"

@@ -185,10 +185,15 @@ class SBN(Problem):
         return None
 
     @property
-    def elements_per_sample(self) -> int:
+    def elements_per_image(self) -> int:
+        """Numbers one sample of one image holds: every layer's activations, the pixels' and the
+        latents' log-likelihood terms."""
         encoder, decoder = layer_sizes(self.config["model"], self.config["latent_dim"])
-        # per image: every layer's activations, the pixels' log-likelihood terms, the latents'
-        return self.num_params + self.x.shape[0] * (2 * sum(encoder[1:]) + 2 * sum(decoder) + 4 * encoder[-1])
+        return 2 * sum(encoder[1:]) + 2 * sum(decoder) + 4 * encoder[-1]
+
+    @property
+    def elements_per_sample(self) -> int:
+        return self.num_params + self.x.shape[0] * self.elements_per_image
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -213,8 +218,7 @@ class SBN(Problem):
         from estimators.base import sampling_from
 
         params = self.params if params is None else params
-        per_image = num_samples * (2 * self.elements_per_sample // max(1, self.x.shape[0]))
-        chunk = max(1, BOUND_CHUNK_ELEMENTS // max(1, per_image))
+        chunk = max(1, BOUND_CHUNK_ELEMENTS // (num_samples * self.elements_per_image))
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         with sampling_from(generator):
             for start in range(0, images.shape[0], chunk):  # chunks bound memory
