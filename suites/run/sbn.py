@@ -97,6 +97,9 @@ def train_sbn(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-4, n
     from suites.problems.base import check_positive
 
     check_problem_argument(problem)
+    if not all(hasattr(problem, a) for a in ("sample_batch", "at_batch", "bound")):
+        raise TypeError(f"train_sbn trains a problem with minibatches (suites.problems.get('sbn')), "
+                        f"got {getattr(problem, 'label', problem)!r}; suites.train trains the others")
     check_seed(seed)
     lr = check_positive("lr", lr)
     for name, value, low in (("steps", steps, 1), ("log_every", log_every, 1),
