@@ -5,7 +5,8 @@ From the checkpoints of ``mcgradbench run sbn`` (``suites.run.sbn``):
 * a table per model in the form of the DisARM and ARMS papers': the final training
   ELBO and held-out importance-weighted bound of each estimator, mean ± standard
   error over seeds;
-* figures: the held-out bound against step and against seconds of training (mean
+* figures: the training ELBO against step, the held-out bound against step and against
+  seconds of training (mean
   over seeds, band ±1 se); the variance of the encoder's gradient (log scale) and the
   MSE of the whole gradient against the sampled reference, of every estimator measured
   at the same frozen weights (the probes of one trajectory: DisARM's where it ran,
@@ -28,6 +29,13 @@ def sbn_rows(df: pd.DataFrame) -> pd.DataFrame:
     if "heldout_bound" not in df:
         return df.iloc[:0]
     return df[df["heldout_bound"].notna()]
+
+
+def other_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the other training runs (the ``train`` suite's)."""
+    if "heldout_bound" not in df:
+        return df
+    return df[df["heldout_bound"].isna()]
 
 
 def pm(mean: float, se: float) -> str:
@@ -129,7 +137,10 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         return fig
 
     k = int(rows["heldout_samples"].iloc[0])
-    drawn = [("train_sbn_heldout_vs_step", "sbn: held-out bound against step",
+    drawn = [("train_sbn_elbo_vs_step", "sbn: training ELBO against step",
+              panels(rows, "step", "objective", "training ELBO",
+                     "Training ELBO (one sample per training image) against step (mean over seeds, band ±1 se)")),
+             ("train_sbn_heldout_vs_step", "sbn: held-out bound against step",
               panels(rows, "step", "heldout_bound", f"held-out bound (K={k})",
                      f"Held-out {k}-sample bound against step (mean over seeds, band ±1 se)")),
              ("train_sbn_heldout_vs_seconds", "sbn: held-out bound against seconds",

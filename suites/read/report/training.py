@@ -79,9 +79,10 @@ def pm(value: float, se: float) -> str:
 
 
 def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One printable table per problem."""
-    final = final_table(df)
+    """One printable table per problem (the sbn suite's: the papers' table, ``report.sbn``)."""
     out = []
+    generic = sbn.other_rows(df)
+    final = final_table(generic) if len(generic) else pd.DataFrame(columns=["problem_label"])
     for problem, group in final.groupby("problem_label", sort=False):
         frame = pd.DataFrame({
             "estimator": group["estimator_label"],
@@ -135,6 +136,10 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     from suites.read.report.figures import (COL_WRAP, PANEL_ASPECT, PANEL_HEIGHT, legend_under,
                                             palette, panel_legend, suptitle)
 
+    own = sbn.figures_for(df)  # the sbn suite's figures, drawn by its module
+    df = sbn.other_rows(df)
+    if df.empty:
+        return own
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
     problems = list(dict.fromkeys(df["problem_label"]))
@@ -193,7 +198,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         drawn.append(("train_adaptive_state", "Training: adaptive estimators' state",
                       panels("Adaptive state against step (mean over seeds)", "step", "value",
                              "value", long)))
-    return drawn + sbn.figures_for(df)
+    return drawn + own
 
 
 def load(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
