@@ -61,12 +61,13 @@ def list_cmd():
               help="--backend ray without --address: CPUs of the local Ray instance (cells at "
                    "once) [default: all].")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="train suite: Adam steps per curve [default: 3,000].")
+              help="train and sbn suites: Adam steps per curve [default: 3,000; sbn 50,000].")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
-              help="train suite: seeds 0..N-1 per (problem, estimator) [default: 3].")
+              help="train and sbn suites: seeds 0..N-1 per (problem, estimator) [default: 3].")
 @click.option("--grad-variance", type=click.IntRange(min=0), default=None,
               help="train suite: extra estimates at each logged step for the gradient's variance "
-                   "[default: 0, off].")
+                   "[default: 0, off]; sbn suite: estimates of each probe at each checkpoint "
+                   "[default: 1,000; 0: no probes].")
 @click.option("--heldout-samples", type=click.IntRange(min=1), default=None,
               help="sbn suite: samples K of the held-out importance-weighted bound [default: 100].")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True,
