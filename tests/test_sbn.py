@@ -160,14 +160,16 @@ def test_reference_se_is_stored_and_enters_every_bias_test(cache):
     assert json.loads(stored["config"]) == problem.config
     for name, p in problem.params.items():
         assert stored["se"][name].shape == p.shape and bool((stored["se"][name] > 0).any())
-        torch.testing.assert_close(reference_se[name].double(), stored["se"][name], rtol=1e-6, atol=0)
-    # bias_se is sqrt(sum_i var_i / M + se_ref_i^2): the reference's error is counted
+        torch.testing.assert_close(reference_se[name].double(), stored["se"][name], rtol=1e-6, atol=0,
+                                   equal_nan=True)
+    # bias_se is sqrt(sum_i var_i / M + se_ref_i^2): the reference's error is counted (NaN:
+    # a coordinate the reference could not resolve, left out of the test)
     estimator = estimators.get("score_function", baseline="loo")
     rows = suites.measure(problem, estimator, num_estimates=400, num_samples=2, seed=3,
                           min_run_time=0, exact=False, chunk_size=400).set_index("param")
     grads = estimator(problem, 400, 2, torch.Generator().manual_seed(3))
     for name, g in grads.items():
-        expected = (g.double().var(0) / 400 + reference_se[name].double() ** 2).sum().sqrt()
+        expected = (g.double().var(0) / 400 + reference_se[name].double().nan_to_num(0) ** 2).sum().sqrt()
         assert rows.loc[name, "bias_se"] == pytest.approx(float(expected), rel=1e-4)
 
 
@@ -245,3 +247,23 @@ def test_grid_every_estimator_at_two_evaluations_probes_on_seed_zero(monkeypatch
     # a new estimator is one line; one not registered (another branch's) is left out
     monkeypatch.setattr(grid, "SBN_ESTIMATORS", grid.SBN_ESTIMATORS + (("disarm", {}), ("not_merged_yet", {})))
     assert len(grid.sbn_cells(["cpu"])) == 11
+
+
+def test_a_coordinate_the_reference_cannot_resolve_is_left_out_of_the_bias_test(cache, monkeypatch):
+    problem = suites.problems.get("sbn", **SMALL)
+    mean, se = problem.reference_gradient()
+    wrong = {n: m.clone() for n, m in mean.items()}
+    wrong["encoder.bias"][0] += 1.0  # a reference mean far off at one coordinate
+    unresolved = {n: s.nan_to_num(1e-6) for n, s in se.items()}
+    unresolved["encoder.bias"][0] = float("nan")
+    estimator = estimators.get("disarm")
+
+    def bias_row(reference):
+        monkeypatch.setattr(problem, "reference_gradient", lambda: reference)
+        rows = suites.measure(problem, estimator, num_estimates=300, seed=1, min_run_time=0, exact=False)
+        return rows.set_index("param").loc["encoder.bias"]
+
+    trusted = bias_row((wrong, {n: s.nan_to_num(1e-6) for n, s in se.items()}))
+    assert trusted["biased"] and trusted["z_untested"] == 0
+    left_out = bias_row((wrong, unresolved))
+    assert not left_out["biased"] and left_out["z_untested"] == 1

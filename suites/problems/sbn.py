@@ -60,7 +60,7 @@ REFERENCE_ESTIMATES = 200
 #: Seeds the reference, far from the small seeds the suites use.
 REFERENCE_SEED = 2_147_483_629
 #: Bump when the reference computation changes, to invalidate cached files.
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2
 #: Numbers one batched pass of ``bound`` may hold (images x samples x pixels).
 BOUND_CHUNK_ELEMENTS = 2**24
 
@@ -260,8 +260,18 @@ class SBN(Problem):
 def sampled_reference(problem: SBN, num_pairs: int, seed: int = REFERENCE_SEED):
     """``REFERENCE_ESTIMATES`` DisARM estimates of ``num_pairs / REFERENCE_ESTIMATES`` pairs each:
     their mean (the average over all pairs) and its per-coordinate standard error (batch means),
-    on the problem's own device, accumulated in float64."""
+    on the problem's own device, accumulated in float64.
+
+    The standard error is NaN where the batch means rest on fewer than
+    ``MIN_EFFECTIVE_ESTIMATES`` effective estimates (``Moments.effective_estimates``):
+    there the mean comes from rare draws (an antithetic pair whose halves almost always
+    cancel the learning signal of a rarely lit pixel), the error cannot be trusted, and an
+    estimator's sample of a thousand usually holds none of those draws, so that its z-score
+    would call an unbiased estimator biased; ``suites.measure`` leaves such coordinates out
+    of the bias test (``z_untested``).
+    """
     import estimators
+    from suites.measurement.measure import MIN_EFFECTIVE_ESTIMATES
     from suites.measurement.moments import Moments
 
     disarm = estimators.get("disarm")
@@ -275,5 +285,6 @@ def sampled_reference(problem: SBN, num_pairs: int, seed: int = REFERENCE_SEED):
             moments[name].update(rows)
     shapes = {n: p.shape for n, p in problem.params.items()}
     mean = {n: m.mean().reshape(shapes[n]).cpu() for n, m in moments.items()}
-    se = {n: (m.variance() / m.count).sqrt().reshape(shapes[n]).cpu() for n, m in moments.items()}
+    se = {n: torch.where(m.effective_estimates() >= MIN_EFFECTIVE_ESTIMATES, (m.variance() / m.count).sqrt(),
+                         torch.nan).reshape(shapes[n]).cpu() for n, m in moments.items()}
     return mean, se
