@@ -157,10 +157,3 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                              "checkpoints", log_y=True)))
     return drawn
 
-
-LEGEND = ("sbn: train ELBO is the one-sample ELBO averaged over the training images (a binarisation "
-          "fixed once), the held-out bound the K-sample importance-weighted bound on the held-out "
-          "images; both at the last step, mean ± se over seeds. The probes measure every estimator "
-          "at the same frozen weights on one fixed minibatch against a sampled DisARM reference "
-          "whose per-coordinate se enters every z; their MSE includes that reference's own noise "
-          "(its mean squared se).")
