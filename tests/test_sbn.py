@@ -160,8 +160,7 @@ def test_reference_se_is_stored_and_enters_every_bias_test(cache):
     assert json.loads(stored["config"]) == problem.config
     for name, p in problem.params.items():
         assert stored["se"][name].shape == p.shape and bool((stored["se"][name] > 0).any())
-        torch.testing.assert_close(reference_se[name].double(), stored["se"][name], rtol=1e-6, atol=0,
-                                   equal_nan=True)
+        torch.testing.assert_close(reference_se[name], stored["se"][name], rtol=0, atol=0, equal_nan=True)
     # bias_se is sqrt(sum_i var_i / M + se_ref_i^2): the reference's error is counted (NaN:
     # a coordinate the reference could not resolve, left out of the test)
     estimator = estimators.get("score_function", baseline="loo")
