@@ -17,7 +17,7 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BENCH_SUITES ?= core scaling vae papers train continuous
+BENCH_SUITES ?= core scaling vae papers train continuous sbn
 BENCH_PROFILE ?= quick
 BENCH_OUT ?= results/bench
 BENCH_ARGS ?= --threads 1

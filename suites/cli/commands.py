@@ -62,12 +62,15 @@ def list_cmd():
               help="--backend ray without --address: CPUs of the local Ray instance (cells at "
                    "once) [default: all].")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="train suite: Adam steps per curve [default: 3,000].")
+              help="train and sbn suites: Adam steps per curve [default: 3,000; sbn 50,000].")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
-              help="train suite: seeds 0..N-1 per (problem, estimator) [default: 3].")
+              help="train and sbn suites: seeds 0..N-1 per (problem, estimator) [default: 3].")
 @click.option("--grad-variance", type=click.IntRange(min=0), default=None,
               help="train suite: extra estimates at each logged step for the gradient's variance "
-                   "[default: 0, off].")
+                   "[default: 0, off]; sbn suite: estimates of each probe at each checkpoint "
+                   "[default: 1,000; 0: no probes].")
+@click.option("--heldout-samples", type=click.IntRange(min=1), default=None,
+              help="sbn suite: samples K of the held-out importance-weighted bound [default: 100].")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True,
               help="quick: the representative cells of the suite (suites/run/profiles.py; what make "
                    "bench runs); --problem/--estimator/--steps/--seeds given win.")
@@ -77,7 +80,7 @@ def list_cmd():
 @click.pass_context
 def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_samples, seed,
         min_run_time, threads, out, resume, dry_run, grid, backend, address, workers, steps, seeds,
-        grad_variance, profile, quiet, output):
+        grad_variance, heldout_samples, profile, quiet, output):
     """Run SUITE's grid (default: core), store it cell by cell and print its table."""
     from suites.run.sweep import DEFAULT_OPTIONS, execute, plan
 
@@ -85,7 +88,7 @@ def run(ctx, suite, estimator_names, problem_names, devices, num_estimates, num_
     options = {"estimator_names": list(estimator_names), "problem_names": list(problem_names),
                "devices": list(devices), "num_estimates": num_estimates, "num_samples": num_samples,
                "seed": seed, "min_run_time": min_run_time, "threads": threads, "steps": steps,
-               "seeds": seeds, "grad_variance": grad_variance}
+               "seeds": seeds, "grad_variance": grad_variance, "heldout_samples": heldout_samples}
     given = [k for k in DEFAULT_OPTIONS
              if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
     try:

@@ -74,7 +74,7 @@ def echo_summary(sweep, suite: str, quiet: bool, output: str) -> None:
         pass
     elif output == "json":
         click.echo(summary_json(sweep.table))
-    elif suite == "train":
+    elif suite in ("train", "sbn"):
         click.echo(format_train_summary(sweep.table, width))
     else:
         click.echo(format_summary(sweep.table, width) + "\n\n" + format_verdicts(sweep.table, width))

@@ -4,7 +4,8 @@ For ``M`` independent estimates ``x_m`` of ``g = grad F`` (per coordinate
 ``i`` of a parameter with ``D`` coordinates):
 
 * ``bias_i = mean_m x_mi - g_i`` with standard error ``se_i = sqrt(var_i / M)``
-  (plus the reference's own standard error where ``g`` is itself estimated);
+  (plus the reference's own standard error where ``g`` is itself estimated; a
+  coordinate whose sampled reference gives its error as NaN is left out of the test);
 * ``z_i = bias_i / se_i``; ``max_abs_z = max_i |z_i|`` over the coordinates whose
   standard error is itself resolved (``MIN_EFFECTIVE_ESTIMATES`` effective
   estimates, ``suites.moments``; NaN when none is), ``z_untested`` the number left
@@ -139,11 +140,16 @@ def summarise(moments: Moments, reference: torch.Tensor, reference_se: torch.Ten
     var = torch.where(zero, torch.zeros_like(var), var)
     resolution = torch.where(zero, resolution.clamp_min(floor), resolution)
     se2 = var / n
+    tested = moments.effective_estimates() >= MIN_EFFECTIVE_ESTIMATES
     if reference_se is not None:
-        se2 = se2 + reference_se.detach().reshape(-1).to(mean.device, torch.float64) ** 2
+        ref_se = reference_se.detach().reshape(-1).to(mean.device, torch.float64)
+        # NaN: a sampled reference that could not resolve its own error there (too few
+        # effective estimates of its own): no bias test, and no term in bias_se.
+        tested &= ~ref_se.isnan()
+        se2 = se2 + ref_se.nan_to_num(0.0) ** 2
     z = bias / torch.sqrt(se2 + resolution**2).clamp_min(torch.finfo(torch.float64).tiny)
     # A coordinate without spread is tested against its rounding alone, whatever its kurtosis.
-    tested = (moments.effective_estimates() >= MIN_EFFECTIVE_ESTIMATES) | zero
+    tested = tested | zero
     max_abs_z = float(z.abs()[tested].max()) if bool(tested.any()) else float("nan")
     return {
         "numel": int(mean.numel()),

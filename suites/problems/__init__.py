@@ -32,6 +32,7 @@ from suites.problems.dirichlet_categorical import DirichletCategorical
 from suites.problems.gamma import Gamma
 from suites.problems.beta import Beta
 from suites.problems.dirichlet import Dirichlet
+from suites.problems.sbn import SBN
 
 _REGISTRY: Registry[type[Problem]] = Registry("problem", group="mcgradbench.problems", base=Problem)
 register = _REGISTRY.register
@@ -46,6 +47,7 @@ for _cls in (Gamma, Beta, Dirichlet):
     register(_cls)
 for _cls in (BetaBernoulli, GammaPoisson, DirichletCategorical):  # conjugate models (issue 28)
     register(_cls)
+register(SBN)
 
 
 def get(name: str, **config: Any) -> Problem:

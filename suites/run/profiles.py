@@ -24,7 +24,9 @@ family at concentration 1 in float32 (gamma, beta, dirichlet), reparam's implici
 on 2 shared cores; the rejection sampler beside it doubled that; the whole grid of 224
 cells takes 5 to 8 minutes). The unordered set estimator
 is in core's Bernoulli cells (dims 10 and 100); VIMCO's one cell, on the multi-sample
-objective, is an ``also`` selection: cells added beside a profile's cross product.
+objective, is an ``also`` selection: cells added beside a profile's cross product. sbn, the linear model with
+four estimators, 100 steps x 2 seeds (one checkpoint after the start), the held-out bound at
+10 samples and no probes (a probe's reference takes a minute; 15 s of CPU in all).
 """
 from __future__ import annotations
 
@@ -45,6 +47,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "steps": 200, "seeds": 2},
         "continuous": {"problem_names": ["gamma(dim=3)", "beta(cost=cos,dim=3,k=3.0)", "dirichlet(dim=3)"],
                        "estimator_names": ["reparam"]},
+        "sbn": {"problem_names": ["sbn(model=linear)"],
+                "estimator_names": ["score_function(baseline=loo)", "arm", "disarm",
+                                    "gumbel_softmax(temperature=0.5)"],
+                "steps": 100, "seeds": 2, "grad_variance": 0, "heldout_samples": 10},
     },
     "full": {},
 }

@@ -38,6 +38,9 @@ def run_cell(cell: Cell, suite: str = "", min_run_time: float = 0.2) -> pd.DataF
     if cell.settings.get("kind") == "train":
         from suites.run.training import train_cell
         return train_cell(cell)
+    if cell.settings.get("kind") == "sbn":
+        from suites.run.sbn import sbn_cell
+        return sbn_cell(cell)
     return measure(
         problems.get(cell.problem, **cell.problem_config),
         estimators.get(cell.estimator, **cell.estimator_config),

@@ -363,15 +363,15 @@ def run_sweep(sweep: Sweep, pending: Sequence[Cell], suite: str, min_run_time: f
 
 #: Options of a run that set how a cell runs rather than which cells run.
 TRAIN_OPTIONS = ("steps", "seeds", "grad_variance")
-RUN_OPTIONS = ("min_run_time", "threads") + TRAIN_OPTIONS
+RUN_OPTIONS = ("min_run_time", "threads", "heldout_samples") + TRAIN_OPTIONS
 #: Options that set what a cell measures: a resumed run must keep them, or one table would
 #: mix two settings. The filters (estimators, problems, devices) may differ: they pick cells.
-SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance",
+SETTINGS = {"steps": "--steps", "grad_variance": "--grad-variance", "heldout_samples": "--heldout-samples",
             "num_estimates": "--num-estimates", "num_samples": "--num-samples", "seed": "--seed",
             "min_run_time": "--min-run-time", "threads": "--threads"}
 DEFAULT_OPTIONS = {"estimator_names": [], "problem_names": [], "devices": [], "num_estimates": None,
                    "num_samples": None, "seed": None, "min_run_time": 0.2, "threads": 1,
-                   "steps": None, "seeds": None, "grad_variance": None}
+                   "steps": None, "seeds": None, "grad_variance": None, "heldout_samples": None}
 #: Options recorded in meta.json and reused by a resumed run unless given again: all of them.
 RECORDED = tuple(DEFAULT_OPTIONS)
 
@@ -437,9 +437,15 @@ def plan(suite: str | None = None, options: dict | None = None, given: Sequence[
     if suite == "train":
         from suites.run.grids.train import configured
         cells = configured(cells, options["steps"], options["seeds"], options["grad_variance"])
+    elif suite == "sbn":
+        from suites.run.grids.sbn import configured as configured_sbn
+        cells = configured_sbn(cells, options["steps"], options["seeds"], options["grad_variance"],
+                               options["heldout_samples"])
     elif any(options[k] is not None for k in TRAIN_OPTIONS):
-        raise ValueError(f"--steps, --seeds and --grad-variance apply to the train suite, "
-                         f"not to {suite!r}")
+        raise ValueError(f"--steps, --seeds and --grad-variance apply to the train and sbn "
+                         f"suites, not to {suite!r}")
+    if suite != "sbn" and options["heldout_samples"] is not None:
+        raise ValueError(f"--heldout-samples applies to the sbn suite, not to {suite!r}")
     check_memory(cells, suite)
     if address and backend != "ray":
         raise ValueError("--address names a Ray cluster: give it with --backend ray")

@@ -23,7 +23,8 @@ import torch
 
 from suites.store.atomic import atomic_write_text, write_json
 from suites.store.environment import cpu_name, device_name, git_commit, package_version, resolve_device
-from suites.store.schema import COLUMNS, OPTIONAL_COLUMNS, TRAIN_COLUMNS, TRAIN_OPTIONAL_COLUMNS
+from suites.store.schema import (COLUMNS, OPTIONAL_COLUMNS, SBN_COLUMNS, TRAIN_COLUMNS,
+                                   TRAIN_OPTIONAL_COLUMNS)
 
 RESULTS = "results.csv"
 META = "meta.json"
@@ -50,8 +51,8 @@ MISSING_OK = OPTIONAL_COLUMNS + [ROWS_COLUMN]
 TRAIN_STORED_COLUMNS = TRAIN_COLUMNS + [KEY_COLUMN]
 TRAIN_STRING_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_config",
                         "device", "state", "package_version", "torch_version", "device_name",
-                        "git_commit", "utc_time", KEY_COLUMN]
-TRAIN_NUMERIC_COLUMNS = [c for c in TRAIN_COLUMNS if c not in TRAIN_STRING_COLUMNS]
+                        "git_commit", "utc_time", KEY_COLUMN, "probes"]
+TRAIN_NUMERIC_COLUMNS = [c for c in TRAIN_COLUMNS + SBN_COLUMNS if c not in TRAIN_STRING_COLUMNS]
 
 
 # --- the results table -------------------------------------------------------------------
@@ -74,7 +75,9 @@ def append_cell(run_dir: str | os.PathLike, table: pd.DataFrame, cell: Any,
                 rows: pd.DataFrame) -> pd.DataFrame:
     """``table`` plus ``cell``'s rows, rewritten atomically to ``run_dir/results.csv``; the new table."""
     if "step" in rows.columns:
-        rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[TRAIN_STORED_COLUMNS]
+        rows = rows.assign(**{c: float("nan") for c in TRAIN_OPTIONAL_COLUMNS if c not in rows})
+        columns = TRAIN_COLUMNS + [c for c in SBN_COLUMNS if c in rows.columns] + [KEY_COLUMN]
+        rows = rows.assign(**{KEY_COLUMN: cell_key(cell)})[columns]
     else:
         rows = rows.assign(**{KEY_COLUMN: cell_key(cell), ROWS_COLUMN: len(rows)})[STORED_COLUMNS]
     table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
@@ -197,7 +200,7 @@ def read_train_results(csv: Path, header, require_key: bool) -> pd.DataFrame:
     # Columns added after a run was stored were not computed for it: NaN, never a guess.
     table = table.assign(**{c: float("nan") for c in TRAIN_OPTIONAL_COLUMNS if c not in table})
     for column in TRAIN_NUMERIC_COLUMNS:
-        if len(table) and not pd.api.types.is_numeric_dtype(table[column]):
+        if len(table) and column in table and not pd.api.types.is_numeric_dtype(table[column]):
             raise ValueError(f"{csv}: column {column!r} holds non-numbers")
     return table
 

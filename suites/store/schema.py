@@ -43,3 +43,6 @@ TRAIN_COLUMNS = ["suite", "problem", "problem_config", "estimator", "estimator_c
 #: the problem's ``log p(x)`` where it declares one (the conjugate models), so that the report
 #: draws ``log p(x) - objective``; NaN elsewhere.
 TRAIN_OPTIONAL_COLUMNS = ["log_evidence"]
+#: Columns a training run of the ``sbn`` suite adds (``suites.run.sbn``): the held-out
+#: importance-weighted bound, its sample count, and the probes' statistics (JSON).
+SBN_COLUMNS = ["heldout_bound", "heldout_samples", "probes"]

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from suites.read.report import sbn
 from suites.store import rundir as store
 from suites.problems.labels import estimator_label, problem_label
 from suites.run.training import final_objectives
@@ -91,10 +92,11 @@ def log_evidences(df: pd.DataFrame) -> dict[str, float]:
 
 
 def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One printable table per problem."""
-    final = final_table(df)
+    """One printable table per problem (the sbn suite's: the papers' table, ``report.sbn``)."""
     evidence = log_evidences(df)
     out = []
+    generic = sbn.other_rows(df)
+    final = final_table(generic) if len(generic) else pd.DataFrame(columns=["problem_label"])
     for problem, group in final.groupby("problem_label", sort=False):
         frame = pd.DataFrame({
             "estimator": group["estimator_label"],
@@ -115,7 +117,7 @@ def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             frame = frame.drop(columns="device")
         steps, seeds = int(group["step"].max()), int(group["seeds"].max())
         out.append((f"{problem}: {steps:,} steps, {seeds} seed(s)", frame))
-    return out
+    return out + sbn.table_frames(df)
 
 
 LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mean ± standard "
@@ -161,6 +163,10 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                                             legend_under, line_styles, palette, panel_legend,
                                             suptitle)
 
+    own = sbn.figures_for(df)  # the sbn suite's figures, drawn by its module
+    df = sbn.other_rows(df)
+    if df.empty:
+        return own
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
     styles = line_styles(df["estimator_label"].unique())
@@ -239,7 +245,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                       panels("Adaptive state against step (mean over seeds; y linear within "
                              "±1, logarithmic beyond)", "step", "value", "value",
                              long.assign(estimator_label=labels), log_y="symlog")))
-    return drawn
+    return drawn + own
 
 
 def distinct_quantity_colours(count: int) -> list:

@@ -51,6 +51,9 @@ def measure_cell(cell: Cell, suite: str, min_run_time: float, threads: int) -> p
     if cell.settings.get("kind") == "train":
         from suites.run.training import train_cell
         return train_cell(cell)
+    if cell.settings.get("kind") == "sbn":
+        from suites.run.sbn import sbn_cell
+        return sbn_cell(cell)
     return measure(
         _problem(cell.problem, json.dumps(cell.problem_config, sort_keys=True)),
         estimators.get(cell.estimator, **cell.estimator_config),

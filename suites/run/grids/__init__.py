@@ -14,12 +14,19 @@ from suites.run.grids.papers import PAPERS
 from suites.run.grids.peers import PEERS
 from suites.run.grids.train import train_cells
 from suites.run.grids.continuous import CONTINUOUS
+from suites.run.grids.sbn import sbn_cells
 
 #: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
 TRAIN = Suite("train", "training runs: Adam on linear_vae, bernoulli_vae(L=8) and the conjugate models "
               "with every applicable estimator at 4 cost evaluations a step; 3,000 steps x 3 seeds "
               "(--steps, --seeds)",
               train_cells)
+
+#: The papers' benchmark (suites.run.sbn): sigmoid belief networks on MNIST trained with every estimator.
+SBN = Suite("sbn", "sigmoid belief networks (200 latents, linear and nonlinear) on MNIST trained with "
+            "every applicable estimator at 2 evaluations a step (REBAR, RELAX 3); held-out bound and probes of every "
+            "estimator's variance at each checkpoint; 50,000 steps x 3 seeds (--steps, --seeds)",
+            sbn_cells)
 
 _REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
 register = _REGISTRY.register
@@ -33,6 +40,7 @@ register(PAPERS)
 register(PEERS)
 register(TRAIN)
 register(CONTINUOUS)
+register(SBN)
 
 
 def plugin_failures() -> dict[str, str]:

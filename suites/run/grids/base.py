@@ -65,7 +65,7 @@ class Cell:
         with the options that differ from their defaults (``suites.labels``)."""
         names = (f"{with_options(self.problem, shown('problem', self.problem, self.problem_config))} x "
                  f"{self.estimator_label}")
-        if self.settings.get("kind") == "train":
+        if self.settings.get("kind") in ("train", "sbn"):
             return (f"{names} on {self.device} K={self.num_samples} seed {self.seed}, "
                     f"{self.settings['steps']} steps")
         return f"{names} on {self.device} M={self.num_estimates} K={self.num_samples}"
