@@ -236,16 +236,16 @@ def test_grid_every_estimator_at_two_evaluations_probes_on_seed_zero(monkeypatch
     assert samples == {("score_function", "none"): 2, ("score_function", "loo"): 2, ("nvil", None): 2,
                        ("arm", None): 1, ("disarm", None): 1, ("rebar", None): 1, ("relax", None): 1,
                        ("gumbel_softmax", None): 2, ("straight_through_gumbel", None): 2,
-                       ("gumbel_rao", None): 2}
+                       ("gumbel_rao", None): 2, ("unordered_set", None): 2}
     assert all(c.settings["probes"] == [[c2.estimator, c2.estimator_config, c2.num_samples] for c2 in cells]
                for c in cells)
     short = grid.configured(cells[:1], steps=100, seeds=2, heldout_samples=7)
     assert [(c.seed, c.settings["log_every"], c.settings["heldout_samples"], len(c.settings["probes"]))
-            for c in short] == [(0, 100, 7, 10), (1, 100, 7, 0)]
+            for c in short] == [(0, 100, 7, 11), (1, 100, 7, 0)]
     assert grid.configured(cells[:1], steps=50_000, seeds=1)[0].settings["log_every"] == 5000
     # a new estimator is one line; one not registered (another branch's) is left out
     monkeypatch.setattr(grid, "SBN_ESTIMATORS", grid.SBN_ESTIMATORS + (("disarm", {}), ("not_merged_yet", {})))
-    assert len(grid.sbn_cells(["cpu"])) == 11
+    assert len(grid.sbn_cells(["cpu"])) == 12
 
 
 def test_a_coordinate_the_reference_cannot_resolve_is_left_out_of_the_bias_test(cache, monkeypatch):
