@@ -49,6 +49,8 @@ def test_every_estimator_applies_to_some_problem():
     # a multi-sample objective is a configuration, not a problem of its own (VIMCO's)
     probs.append(suites.problems.get("bernoulli_vae", latent_dim=2, num_data=1, objective="iwae",
                                      bound_samples=2))
+    # one categorical, whose states storchastic's set estimators sample without replacement
+    probs.append(suites.problems.get("categorical", dim=1))
     for name in estimators.names():
         assert any(estimators.get(name).applies_to(p) for p in probs), name
 

@@ -60,7 +60,7 @@ def papers_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """The papers' table, one per model, as the report prints it."""
-    from suites.read.report.training import labelled
+    from suites.read.report.curves import labelled
 
     rows = sbn_rows(df)
     if rows.empty:
@@ -101,7 +101,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     import matplotlib.pyplot as plt
 
     from suites.read.report.figures import PANEL_ASPECT, PANEL_HEIGHT, legend_under, palette, panel_legend, suptitle
-    from suites.read.report.training import band_lines, labelled
+    from suites.read.report.curves import band_lines, labelled
 
     rows = sbn_rows(df)
     if rows.empty:
