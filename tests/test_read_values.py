@@ -491,3 +491,28 @@ def test_one_spelling_of_a_configuration_wherever_it_is_printed():
     assert cell.label == "bernoulli(dim=3) x declared_biased(b=0.25) on cpu M=100 K=4"
     with pytest.raises(ValueError, match=r"no estimator applies to bernoulli\(dim=3\) at"):
         advice.advise(problem, 4, 100, variants=[("reparam", {})])
+
+
+def test_latex_tables_compile_with_pdflatex(tmp_path):
+    """The LaTeX the report writes compiles (booktabs, the math minus, the dagger, escaped
+    underscores in labels): checked with pdflatex where a TeX is installed (Debian:
+    apt-get install texlive-latex-recommended), skipped with that message elsewhere."""
+    import shutil
+    import subprocess
+
+    from suites.read.report import tables
+    from suites.read.report.render import latex_tables
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no pdflatex: apt-get install texlive-latex-recommended to compile tables.tex")
+    rows = report_rows([(*LOO, 4, 1000, 2.0, False), (*SF, 4, 1000, 3.0, False)],
+                       exact_variance=[2.1, 2.9], exact_variance_z=[-0.9, 1.2],
+                       max_abs_z=[math.nan, 1.0], z_untested=[1, 0])
+    (tmp_path / "tables.tex").write_text(
+        latex_tables([tables.problem_table("s", "bernoulli(dim=1)", rows, False)]))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}"
+                                      "\\begin{document}\\input{tables.tex}\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
