@@ -96,6 +96,10 @@ def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+#: Dash patterns given to the sbn figures' estimators in turn.
+LINE_CYCLE = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (5, 2, 1, 2)))
+
+
 def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     """(stem, title, figure) of the sbn figures the rows allow (none without sbn rows)."""
     import matplotlib.pyplot as plt
@@ -110,6 +114,9 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
     probes = probe_rows(rows)
     labels = list(rows["estimator_label"].unique()) + (list(probes["estimator_label"].unique()) if len(probes) else [])
     colours = palette(list(dict.fromkeys(labels)))
+    # eleven curves end within a nat of each other in pairs: a dash pattern per estimator, so
+    # that a curve drawn over another still shows the one beneath
+    styles = {label: LINE_CYCLE[i % len(LINE_CYCLE)] for i, label in enumerate(dict.fromkeys(labels))}
 
     def panels(data, x, y, ylabel, title, log_y=False, error=None):
         problems = list(dict.fromkeys(data["problem_label"]))
@@ -119,15 +126,16 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         for ax, problem in zip(axes, problems):
             here = data[data["problem_label"] == problem]
             if error is None:
-                band_lines(ax, here, x, y, colours, log_y)
+                band_lines(ax, here, x, y, colours, log_y, styles=styles)
             else:
                 for label, line in here.groupby("estimator_label", sort=False):
                     line = line.sort_values(x)
                     ax.errorbar(line[x], line[y], yerr=line[error], color=colours[label], label=label,
-                                marker="o", markersize=3, linewidth=1.2, capsize=2)
+                                marker="o", markersize=3, linewidth=1.2, capsize=2,
+                                linestyle=styles[label])
                 if log_y:
                     ax.set_yscale("log")
-            ax.set_title(problem, fontsize=8)
+            ax.set_title(problem)
             ax.set_xlabel(x)
             ax.set_ylabel(ylabel)
         entries = panel_legend(axes)
