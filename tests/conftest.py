@@ -46,3 +46,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """An empty ``$MCGRADBENCH_CACHE`` for one test module: its cached references (logistic
+    regression's, sbn's) are computed once there, never read from the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("mcgradbench-cache")
+        patch.setenv("MCGRADBENCH_CACHE", str(path))
+        yield path

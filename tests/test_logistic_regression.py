@@ -16,14 +16,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 REFERENCE_SAMPLES = 100_000
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("mcgradbench-cache")
-        patch.setenv("MCGRADBENCH_CACHE", str(path))
-        yield path
-
-
 def problem(family, **config):
     return suites.problems.get("logistic_regression", family=family,
                                reference_samples=REFERENCE_SAMPLES, **config)

@@ -24,14 +24,6 @@ SMALL = {"latent_dim": 4, "batch_size": 2, "reference_samples": 8000}
 UNBIASED_ALPHA = 1e-4
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("mcgradbench-cache")
-        patch.setenv("MCGRADBENCH_CACHE", str(path))
-        yield path
-
-
 def idx_bytes(array: torch.Tensor, type_code: int = 0x08) -> bytes:
     """An IDX file written by hand: magic, big-endian sizes, big-endian values."""
     header = bytes([0, 0, type_code, array.dim()]) + b"".join(

@@ -28,20 +28,11 @@ from torch.distributions import Beta as BetaDistribution
 from torch.distributions import Independent
 
 from suites.problems.base import Problem, check_choice, check_dim, check_dtype, check_finite, plain, vector
+# the Gamma's c(z) for the kinds they share (linear, square, log, cos: the same formulas)
+from suites.problems.gamma import pointwise_cost
 from suites.problems.quadrature import beta_expectation
 
 COSTS = ("linear", "square", "log", "cos")
-
-
-def pointwise_cost(kind: str, z: torch.Tensor, k: float) -> torch.Tensor:
-    """``c(z)`` elementwise (the table above)."""
-    if kind == "linear":
-        return k * z
-    if kind == "square":
-        return (z - k) ** 2
-    if kind == "log":
-        return k * torch.log(z)
-    return torch.cos(k * z)
 
 
 def expected_cost(kind: str, a: torch.Tensor, b: torch.Tensor, k: float) -> torch.Tensor:

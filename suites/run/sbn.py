@@ -36,6 +36,7 @@ import torch
 from estimators.adaptive import AdaptiveEstimator
 
 from suites.problems import datasets
+from suites.run.training import estimated_step
 from suites.store.schema import SBN_COLUMNS, TRAIN_COLUMNS
 
 #: Training images the training ELBO averages over (all of the 5,000-image subset's 4,000).
@@ -141,13 +142,7 @@ def train_sbn(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-4, n
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         trained.x = problem.sample_batch(generator)
-        trained.params = {k: v.detach() for k, v in params.items()}
-        grads = estimator(trained, 1, num_samples=num_samples, generator=generator)
-        if adaptive:  # after the estimate: it never saw its own sample in its state
-            estimator.adapt(trained, num_estimates=1, num_samples=num_samples, generator=generator)
-        for name, p in params.items():
-            p.grad = grads[name][0].detach().clone()
-        optimizer.step()
+        estimated_step(trained, estimator, params, optimizer, num_samples, generator, adaptive)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - t0

@@ -36,6 +36,21 @@ class ExactGradient:
         return {k: v.expand(num_estimates, *v.shape) for k, v in problem.exact_gradient().items()}
 
 
+def estimated_step(problem, estimator, params, optimizer, num_samples: int, generator,
+                   adaptive: bool) -> None:
+    """One optimiser step on one estimate of the gradient at ``params`` (the estimator's state
+    adapted after the estimate, so that it never saw its own sample); ``problem.params`` is
+    left at the detached ``params`` the estimate was taken at."""
+    problem.params = {k: v.detach() for k, v in params.items()}
+    grads = estimator(problem, 1, num_samples=num_samples, generator=generator)
+    if adaptive:
+        estimator.adapt(problem, num_estimates=1, num_samples=num_samples, generator=generator)
+    optimizer.zero_grad()
+    for name, p in params.items():
+        p.grad = grads[name][0].detach().clone()
+    optimizer.step()
+
+
 def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_samples: int = 1,
           log_every: int = 10, variance_estimates: int = 0) -> pd.DataFrame:
     """One training curve; ``problem.params`` is restored on exit.
@@ -92,14 +107,7 @@ def train(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-2, num_s
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t0 = time.perf_counter()
-            problem.params = {k: v.detach() for k, v in params.items()}
-            grads = estimator(problem, 1, num_samples=num_samples, generator=generator)
-            if adaptive:  # after the estimate: it never saw its own sample in its state
-                estimator.adapt(problem, num_estimates=1, num_samples=num_samples, generator=generator)
-            optimizer.zero_grad()
-            for name, p in params.items():
-                p.grad = grads[name][0].detach().clone()
-            optimizer.step()
+            estimated_step(problem, estimator, params, optimizer, num_samples, generator, adaptive)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds += time.perf_counter() - t0
