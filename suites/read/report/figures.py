@@ -680,7 +680,7 @@ def papers_arms_variance_vs_n(df: pd.DataFrame) -> plt.Figure:
         raise Skip("no `papers` suite rows on ARMS's toy (run `mcgradbench run papers`)")
     rows = rows[rows["variance"] > 0]
     methods = sorted(rows["method"].unique())
-    colours, shapes = palette(methods), markers(methods)
+    colours, shapes, styles = palette(methods), markers(methods), line_styles(methods)
     probs = sorted(rows["probs"].unique())
     fig, axes = plt.subplots(1, len(probs), squeeze=False, sharey=True,
                              figsize=(PANEL_HEIGHT * PANEL_ASPECT * len(probs), PANEL_HEIGHT + 0.6))
@@ -693,11 +693,12 @@ def papers_arms_variance_vs_n(df: pd.DataFrame) -> plt.Figure:
                 continue
             handles[method] = ax.errorbar(part["evaluations"], part["variance"], yerr=part["variance_se"],
                                           color=colours[method], marker=shapes[method], markersize=4,
-                                          capsize=2, linewidth=1.2, label=method)
+                                          capsize=2, linewidth=1.2, label=method,
+                                          linestyle=styles[method])
             ring = draw_rings(ax, part["evaluations"], part["exact_variance"]) or ring
         ax.set_yscale("log")
         ax.set_title(f"p = {p:g}")
-        ax.set_xlabel("cost evaluations per estimate (n)")
+        ax.set_xlabel("evaluations per estimate (n)")
     axes[0, 0].set_ylabel("variance of one estimate")
     fig.tight_layout()
     labels = list(handles)
@@ -728,6 +729,7 @@ def papers_set_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
     if rows.empty:
         raise Skip("no `papers` suite rows on the categorical toy (run `mcgradbench run papers`)")
     colours = palette(sorted(rows["estimator_label"].unique()))
+    styles = line_styles(rows["estimator_label"].unique())
     shapes = markers(rows["estimator_label"])
     fig, ax = plt.subplots(figsize=(PANEL_HEIGHT * PANEL_ASPECT * 1.3, PANEL_HEIGHT * 1.1))
     positive = rows.loc[rows["variance"] > 0, "variance"]
@@ -738,7 +740,8 @@ def papers_set_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
         tiny = here["variance"] <= 1e-12 * float(here["variance"].max())
         shown = here["variance"].where(~tiny, floor)
         ax.errorbar(here["num_samples"], shown, yerr=here["variance_se"].where(~tiny, 0),
-                    color=colours[label], marker=shapes[label], markersize=4, capsize=2, label=label)
+                    color=colours[label], marker=shapes[label], markersize=4, capsize=2, label=label,
+                    linestyle=styles[label])
         if tiny.any():
             zero_handle = ax.scatter(here.loc[tiny, "num_samples"], [floor] * int(tiny.sum()),
                                      marker="v", s=70, color=colours[label], zorder=3)
@@ -748,7 +751,7 @@ def papers_set_variance_vs_k(df: pd.DataFrame) -> plt.Figure:
                                       facecolors="none", edgecolors="black", linewidths=0.8, zorder=4)
     ax.set_yscale("log")
     ax.set_xlabel("K (cost evaluations per estimate)")
-    ax.set_ylabel("variance of one estimate (per coordinate)")
+    ax.set_ylabel("variance per coordinate")
     handles, labels = ax.get_legend_handles_labels()
     for handle, text in ((exact_handle, "exact (enumeration of the sets)"),
                          (zero_handle, "0 up to rounding (K = the support)")):
@@ -772,13 +775,14 @@ def papers_indecater_variance(df: pd.DataFrame) -> plt.Figure:
         raise Skip("no `papers` suite rows on the categorical problem (run `mcgradbench run papers`)")
     rows = rows[rows["variance"] > 0]
     labels = sorted(rows["estimator_label"].unique())
-    colours, shapes = palette(labels), markers(labels)
+    colours, shapes, styles = palette(labels), markers(labels), line_styles(labels)
     fig, ax = plt.subplots(figsize=(PANEL_HEIGHT * PANEL_ASPECT + 0.4, PANEL_HEIGHT + 0.6))
     for label in labels:
         part = rows[rows["estimator_label"] == label].sort_values("dim")
         ax.errorbar(part["dim"], part["variance"], yerr=part["variance_se"], color=colours[label],
                     marker=shapes[label], markersize=4, capsize=2, linewidth=1.2,
-                    label=f"{label}, K = " + "/".join(str(k) for k in part["num_samples"]))
+                    label=f"{label}, K = " + "/".join(str(k) for k in part["num_samples"]),
+                    linestyle=styles[label])
     ax.set_yscale("log")
     ax.set_xlabel("dimension D (3 classes; 3 D cost evaluations per estimate)")
     ax.set_ylabel("variance of one estimate")
