@@ -194,7 +194,7 @@ def test_probes_at_init_and_after_training_flag_gumbel_softmax_only(cache):
 
 
 def test_a_cell_is_stored_read_back_resumable_and_tabled(tmp_path, cache):
-    from suites.read.report.sbn import table_frames
+    from suites.read.report.sbn import pm, table_frames
     from suites.run.grids import Cell
     from suites.run.sbn import sbn_cell
     from suites.store import rundir as store
@@ -216,7 +216,7 @@ def test_a_cell_is_stored_read_back_resumable_and_tabled(tmp_path, cache):
     last = read[read["step"] == 2]["heldout_bound"]
     se = last.std() / 2**0.5
     assert "2 steps, 2 seed(s)" in title
-    assert frame["held-out bound (K=3)"].iloc[0] == f"{last.mean():.2f} ± {se:.2f}"
+    assert frame["held-out bound (K=3)"].iloc[0] == pm(last.mean(), se)
 
 
 def test_grid_every_estimator_at_two_evaluations_probes_on_seed_zero(monkeypatch):

@@ -15,8 +15,8 @@ from ``seconds``):
   estimates measured by ``suites.measure`` against the sampled reference at those
   weights (its se counted in every z): per estimator, the mean per-coordinate variance
   of the encoder's gradient and of all of it (with standard errors), the MSE, the
-  largest |z| and whether it is flagged biased, and the reference's mean squared se (which
-  the MSE holds as well: the reference's own noise). Every probe sees the same weights: the
+  largest |z| and whether it is flagged biased, and the reference's mean squared se over the
+  coordinates it resolves (which the MSE holds as well: the reference's own noise). Every probe sees the same weights: the
   papers' "variance along training" figure, at equal parameters, not only along each
   estimator's own trajectory. ``grad_variance`` is the trained estimator's own entry.
 
@@ -77,7 +77,10 @@ def probe(problem, params, probes: Sequence, num_estimates: int) -> dict:
     frozen = problem.at_batch(problem.x)
     frozen.params = {k: v.detach().clone() for k, v in params.items()}
     _, reference_se = frozen.reference_gradient()  # once: every probe reads it from memory
-    reference_se2 = float(sum(s.double().square().sum() for s in reference_se.values()) / frozen.num_params)
+    # over the coordinates the reference resolves (its se is NaN where it cannot be trusted,
+    # and those are left out of every bias test too)
+    squares = torch.cat([s.double().square().reshape(-1) for s in reference_se.values()])
+    reference_se2 = float(squares.nanmean())
     out = {}
     for name, options, k in probes:
         estimator = registry.get(name, **options)

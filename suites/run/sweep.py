@@ -64,11 +64,19 @@ def select_cells(suite: str, estimator_names: Sequence[str] = (), problem_names:
     from suites.measurement.measure import resolve_device
     for device in devices:
         resolve_device(device)
-    everything = grids.get(suite).cells(devices or None)
+    grid = grids.get(suite)
+    everything = grid.cells(devices or None)
     # A plugin or ad hoc name the grid does not hold runs on the grid's other axes.
     everything = plugins.add_named_cells(
         everything, [name for name in estimator_names if "(" not in name],
         [name for name in problem_names if "(" not in name])
+    # A suite that takes new configurations of its problems (sbn: another dataset or size)
+    # builds its cells for a label its grid does not hold.
+    for label in problem_names:
+        name, options = parse_label(label)
+        if "(" in label and not any(label_names("problem", label, c.problem, c.problem_config)
+                                    for c in everything):
+            everything = everything + grid.cells_for(name, options, devices or None)
     cells = [c for c in everything
              if (not estimator_names or any(label_names("estimator", name, c.estimator, c.estimator_config)
                                             for name in estimator_names))

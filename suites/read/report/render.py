@@ -183,7 +183,8 @@ def markdown_report(df, metas, comparison, drawn, out: Path, train=None,
     for meta in metas:
         if meta.get("command"):
             lines.append(f"- `{meta['run']}`: `{meta['command']}`")
-    legends = ([tables.LEGEND, ""] if df is not None else []) + ([training.LEGEND, ""] if train else [])
+    legends = ([tables.LEGEND, ""] if df is not None else []) + (
+        [part for legend in training.legends(train[0]) for part in (legend, "")] if train else [])
     lines += ["", *(notes(df, metas) if df is not None else []), "", "## How to read the numbers", "",
               *legends, "## Figures", ""]
     for fig in drawn:
@@ -290,7 +291,7 @@ def html_report(df, metas, comparison, drawn, out: Path, train=None,
     parts += [f"<p>{inline_code(line)}</p>" for line in (notes(df, metas) if df is not None else [])]
     parts += ["<h2>How to read the numbers</h2>"]
     parts += [f"<p>{inline_code(tables.LEGEND)}</p>"] if df is not None else []
-    parts += [f"<p>{inline_code(training.LEGEND)}</p>"] if train else []
+    parts += [f"<p>{inline_code(legend)}</p>" for legend in (training.legends(train[0]) if train else [])]
     parts += ["<h2>Figures</h2>"]
     for fig in drawn:
         parts.append(f"<h3>{esc(fig.title)}</h3>")

@@ -2,15 +2,19 @@
 
 From the checkpoints of ``mcgradbench run sbn`` (``suites.run.sbn``):
 
-* a table per model in the form of the DisARM and ARMS papers': the final training
-  ELBO and held-out importance-weighted bound of each estimator, mean ± standard
-  error over seeds;
+* a table per model and curve length in the form of the DisARM and ARMS papers': the
+  final training ELBO and held-out importance-weighted bound of each estimator, mean ±
+  standard error over seeds;
+* a table per trajectory with probes: every estimator measured at that trajectory's
+  frozen weights, its encoder-gradient variance at the first and last checkpoint, its
+  MSE against the sampled reference, its largest |z| and the checkpoints where it is
+  flagged biased;
 * figures: the training ELBO against step, the held-out bound against step and against
   seconds of training (mean
   over seeds, band ±1 se); the variance of the encoder's gradient (log scale) and the
   MSE of the whole gradient against the sampled reference, of every estimator measured
-  at the same frozen weights (the probes of one trajectory: DisARM's where it ran,
-  the papers' figure 3), against step.
+  at the same frozen weights (a panel per trajectory with probes, DisARM's first: the
+  papers' "variance along training"), against step.
 """
 from __future__ import annotations
 
@@ -20,8 +24,21 @@ import math
 import numpy as np
 import pandas as pd
 
-#: The trajectory whose checkpoints the probe figures show (every estimator measured there).
+#: The trajectory whose probes come first in the probe figures and tables (every estimator
+#: measured at its weights: the papers' figure); the others follow in the order they ran.
 PROBE_TRAJECTORY = "disarm"
+
+LEGEND = ("train ELBO: the one-sample ELBO averaged over the training images (one binarisation, "
+          "fixed) at a curve's last step, mean ± standard error over seeds; held-out bound (K): "
+          "the K-sample importance-weighted bound (Burda et al. 2016) on the held-out images, mean "
+          "± se over seeds; seconds / curve: the training steps' wall-clock, evaluations excluded; "
+          "probes (sbn tables 'every estimator at ... weights'): each estimator's M estimates on "
+          "one fixed minibatch at the trajectory's frozen weights against the sampled reference "
+          "there, whose own standard error enters every z; encoder variance: the mean "
+          "per-coordinate variance of one estimate of the encoder's gradient ± se; MSE: mean "
+          "per-coordinate squared error of one estimate of the whole gradient, which holds the "
+          "reference's own mean squared se (printed beside it); flagged: the checkpoints where "
+          "a coordinate's |z| passed the Bonferroni threshold of its parameter")
 
 
 def sbn_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,15 +56,27 @@ def other_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def pm(mean: float, se: float) -> str:
-    return f"{mean:.2f}" if not math.isfinite(se) else f"{mean:.2f} ± {se:.2f}"
+    """``mean ± se`` to two decimals; an se below 0.01 keeps one significant digit (never
+    ``± 0.00`` for seeds that differ)."""
+    if not math.isfinite(se):
+        return f"{mean:.2f}"
+    return f"{mean:.2f} ± {se:.2f}" if se >= 0.01 or se == 0 else f"{mean:.2f} ± {se:.1g}"
+
+
+def curve_steps(df: pd.DataFrame) -> pd.Series:
+    """Each row's curve length: the last step its (problem, estimator, device, seed, run) logged."""
+    keys = [c for c in ("problem_label", "estimator_label", "device", "seed", "run") if c in df]
+    return df.groupby(keys, sort=False)["step"].transform("max")
 
 
 def papers_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per model and estimator, at the last step: training ELBO and held-out bound, mean and
-    se over seeds (``df`` labelled: ``problem_label``, ``estimator_label``)."""
-    last = df.sort_values("step").groupby(["problem_label", "estimator_label", "device", "seed"],
-                                          sort=False).tail(1)
-    grouped = last.groupby(["problem_label", "estimator_label", "device"], sort=False)
+    """Per model, curve length and estimator, at the last step: training ELBO and held-out
+    bound, mean and se over seeds (``df`` labelled: ``problem_label``, ``estimator_label``).
+    Curves of different lengths are never averaged together: each length is its own table."""
+    df = df.assign(curve_steps=curve_steps(df))
+    last = df.sort_values("step").groupby(["problem_label", "curve_steps", "estimator_label", "device",
+                                           "seed"], sort=False).tail(1)
+    grouped = last.groupby(["problem_label", "curve_steps", "estimator_label", "device"], sort=False)
     table = grouped.agg(step=("step", "max"), seeds=("seed", "nunique"),
                         evaluations=("evaluations", "first"), heldout_samples=("heldout_samples", "first"),
                         train=("objective", "mean"), train_sd=("objective", "std"),
@@ -55,18 +84,21 @@ def papers_table(df: pd.DataFrame) -> pd.DataFrame:
                         seconds=("seconds", "mean")).reset_index()
     root = np.sqrt(table["seeds"])
     return table.assign(train_se=table["train_sd"] / root, heldout_se=table["heldout_sd"] / root
-                        ).sort_values(["problem_label", "heldout"], ascending=[True, False])
+                        ).sort_values(["problem_label", "curve_steps", "heldout"],
+                                      ascending=[True, True, False])
 
 
 def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """The papers' table, one per model, as the report prints it."""
+    """The papers' table, one per model and curve length, then the probe tables, as the report
+    prints them."""
     from suites.read.report.curves import labelled
 
     rows = sbn_rows(df)
     if rows.empty:
         return []
+    rows = labelled(rows)
     out = []
-    for problem, group in papers_table(labelled(rows)).groupby("problem_label", sort=False):
+    for (problem, _), group in papers_table(rows).groupby(["problem_label", "curve_steps"], sort=False):
         k = int(group["heldout_samples"].iloc[0])
         frame = pd.DataFrame({
             "estimator": group["estimator_label"],
@@ -77,18 +109,61 @@ def table_frames(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         })
         out.append((f"{problem}: the papers' table, {int(group['step'].max()):,} steps, "
                     f"{int(group['seeds'].max())} seed(s) (mean ± se over seeds)", frame))
+    return out + probe_table_frames(probe_rows(rows))
+
+
+def probe_table_frames(probes: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per trajectory with probes: every estimator at its weights, from the first checkpoint to
+    the last (``probe_rows``), in order of the variance at the first checkpoint."""
+    if probes.empty:
+        return []
+    out = []
+    for panel, group in probes.groupby("problem_label", sort=False):
+        first, last = group["step"].min(), group["step"].max()
+        rows = []
+        for label, line in group.groupby("estimator_label", sort=False):
+            line = line.sort_values("step")
+            start, end = line.iloc[0], line.iloc[-1]
+            flagged = [f"{int(s):,}" for s in line.loc[line["biased"].astype(bool), "step"]]
+            rows.append({
+                "estimator": label, "K": int(start["num_samples"]), "sort": start["variance_encoder"],
+                f"encoder variance, step {int(first):,}": variance_pm(start["variance_encoder"],
+                                                                      start["variance_encoder_se"]),
+                f"encoder variance, step {int(last):,}": variance_pm(end["variance_encoder"],
+                                                                     end["variance_encoder_se"]),
+                f"MSE, step {int(last):,} (reference's se²)": mse_text(end["mse"], end["reference_se2"]),
+                "largest |z|": f"{line['max_abs_z'].max():.1f}",
+                "flagged biased at step": ", ".join(flagged) if flagged else "never"})
+        frame = pd.DataFrame(rows).sort_values("sort").drop(columns="sort")
+        m = int(group["num_estimates"].iloc[0])
+        out.append((f"{panel}: every estimator at the same weights, {group['step'].nunique()} "
+                    f"checkpoints, M = {m:,} estimates each", frame.reset_index(drop=True)))
     return out
 
 
+def mse_text(mse: float, reference_se2: float) -> str:
+    """The MSE with the reference's mean squared se beside it (not recorded: runs before it
+    was taken over the resolved coordinates only)."""
+    return f"{mse:.3g} ({reference_se2:.2g})" if math.isfinite(reference_se2) else f"{mse:.3g} (not recorded)"
+
+
+def variance_pm(value: float, se: float) -> str:
+    return f"{value:.3g} ± {se:.2g}"
+
+
 def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The probes of each model's ``PROBE_TRAJECTORY`` curve (else its first curve with probes),
-    long: ``problem_label, step, probe, variance_encoder, variance_encoder_se, mse``."""
+    """The probes of every curve that carries them (per model and trained estimator, its lowest
+    seed; ``PROBE_TRAJECTORY``'s first), long: ``problem_label`` ("MODEL along ESTIMATOR"),
+    ``step``, ``estimator_label`` (the probe) and its statistics (``suites.run.sbn.probe_summary``)."""
     with_probes = df[df["probes"].fillna("").astype(str).str.len() > 0]
+    if with_probes.empty:
+        return pd.DataFrame()
+    first = with_probes["estimator"] != PROBE_TRAJECTORY  # False sorts first: DisARM's panels lead
+    with_probes = with_probes.assign(_later=first).sort_values("_later", kind="stable")
     records = []
-    for problem, group in with_probes.groupby("problem_label", sort=False):
-        chosen = group[group["estimator"] == PROBE_TRAJECTORY]
-        chosen = chosen if len(chosen) else group[group["estimator_label"] == group["estimator_label"].iloc[0]]
-        chosen = chosen[chosen["seed"] == chosen["seed"].min()]
+    for _, group in with_probes.groupby(["problem_label", "estimator_label"], sort=False):
+        chosen = group[group["seed"] == group["seed"].min()]
+        problem = chosen["problem_label"].iloc[0]
         for _, row in chosen.iterrows():
             for probe, stats in json.loads(row["probes"]).items():
                 records.append({"problem_label": f"{problem} along {row['estimator_label']}",
@@ -96,6 +171,8 @@ def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+#: Panels a row in the sbn figures, and the characters a line of a panel's title.
+PANELS_PER_ROW, TITLE_WIDTH = 2, 36
 #: Dash patterns given to the sbn figures' estimators in turn.
 LINE_CYCLE = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (5, 2, 1, 2)))
 
@@ -106,6 +183,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
 
     from suites.read.report.figures import PANEL_ASPECT, PANEL_HEIGHT, legend_under, palette, panel_legend, suptitle
     from suites.read.report.curves import band_lines, labelled
+    from suites.read.text import wrap_label
 
     rows = sbn_rows(df)
     if rows.empty:
@@ -120,9 +198,15 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
 
     def panels(data, x, y, ylabel, title, log_y=False, error=None):
         problems = list(dict.fromkeys(data["problem_label"]))
-        fig, axes = plt.subplots(1, len(problems), squeeze=False,
-                                 figsize=(PANEL_HEIGHT * PANEL_ASPECT * len(problems) * 1.3, PANEL_HEIGHT * 1.3))
+        # two panels a row: four (two models along two trajectories) stay legible at a page's width
+        ncols = min(len(problems), PANELS_PER_ROW)
+        nrows = math.ceil(len(problems) / ncols)
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                                 figsize=(PANEL_HEIGHT * PANEL_ASPECT * ncols * 1.3, PANEL_HEIGHT * 1.3 * nrows))
         axes = list(axes.ravel())
+        for ax in axes[len(problems):]:
+            ax.set_visible(False)
+        axes = axes[:len(problems)]
         for ax, problem in zip(axes, problems):
             here = data[data["problem_label"] == problem]
             if error is None:
@@ -135,9 +219,11 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                                 linestyle=styles[label])
                 if log_y:
                     ax.set_yscale("log")
-            ax.set_title(problem)
+            ax.set_title("\n".join(wrap_label(line, TITLE_WIDTH)
+                                    for line in problem.replace(" along ", "\nalong ").split("\n")))
             ax.set_xlabel(x)
-            ax.set_ylabel(ylabel)
+            if axes.index(ax) % ncols == 0:  # one y label a row: the panels share the quantity
+                ax.set_ylabel(ylabel)
         entries = panel_legend(axes)
         fig.tight_layout()
         legend_under(fig, list(entries.values()), list(entries))
@@ -156,12 +242,12 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                      f"Held-out {k}-sample bound against seconds of training (mean over seeds, band ±1 se)"))]
     if len(probes):
         drawn.append(("train_sbn_probe_variance", "sbn: variance of every estimator at the same weights",
-                      panels(probes, "step", "variance_encoder", "encoder gradient variance per coordinate",
-                             "Every estimator's encoder-gradient variance at one trajectory's checkpoints "
-                             "(error bars ±1 se)", log_y=True, error="variance_encoder_se")))
+                      panels(probes, "step", "variance_encoder", "encoder gradient\nvariance per coordinate",
+                             "Every estimator's encoder-gradient variance at the checkpoints of the trajectory "
+                             "each panel names (error bars ±1 se)", log_y=True, error="variance_encoder_se")))
         drawn.append(("train_sbn_probe_mse", "sbn: MSE against the sampled reference at the same weights",
-                      panels(probes, "step", "mse", "MSE per coordinate (whole gradient)",
-                             "Every estimator's MSE against the sampled reference at one trajectory's "
-                             "checkpoints", log_y=True)))
+                      panels(probes, "step", "mse", "MSE per coordinate\n(whole gradient)",
+                             "Every estimator's MSE against the sampled reference at the checkpoints of the "
+                             "trajectory each panel names", log_y=True)))
     return drawn
 

@@ -122,6 +122,13 @@ LEGEND = ("final objective: the exact objective (the ELBO) at the last step, mea
           "objective (problems with a closed-form log evidence): the final gap, KL(q || posterior).")
 
 
+def legends(df: pd.DataFrame) -> list[str]:
+    """How to read the training tables that ``df`` makes: the train suite's legend where it has
+    train rows, the sbn suite's where it has sbn rows."""
+    return ([LEGEND] if not sbn.other_rows(df).empty else []) + (
+        [sbn.LEGEND] if not sbn.sbn_rows(df).empty else [])
+
+
 # --- figures ----------------------------------------------------------------------------
 
 def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:

@@ -14,7 +14,7 @@ from suites.run.grids.papers import PAPERS
 from suites.run.grids.peers import PEERS
 from suites.run.grids.train import train_cells
 from suites.run.grids.continuous import CONTINUOUS
-from suites.run.grids.sbn import sbn_cells
+from suites.run.grids.sbn import sbn_cells, sbn_cells_for
 
 #: Training runs (suites.train): Adam on each problem's parameters, the gradient from each estimator.
 TRAIN = Suite("train", "training runs: Adam on linear_vae, bernoulli_vae(L=8) and the conjugate models "
@@ -26,7 +26,7 @@ TRAIN = Suite("train", "training runs: Adam on linear_vae, bernoulli_vae(L=8) an
 SBN = Suite("sbn", "sigmoid belief networks (200 latents, linear and nonlinear) on MNIST trained with "
             "every applicable estimator at 2 evaluations a step (REBAR, RELAX 3); held-out bound and probes of every "
             "estimator's variance at each checkpoint; 50,000 steps x 3 seeds (--steps, --seeds)",
-            sbn_cells)
+            sbn_cells, configure=sbn_cells_for)
 
 _REGISTRY: Registry[Suite] = Registry("suite", group="mcgradbench.suites")
 register = _REGISTRY.register

@@ -81,9 +81,20 @@ class Suite:
     #: Time one raw call producing all M estimates of a cell (``measure(time_full_call=True)``)
     #: rather than one measurement chunk: for suites about time against M.
     time_full_calls: bool = False
+    #: ``(name, options, devices) -> cells``: the suite's cells for a configuration of a
+    #: registered problem its grid lacks (``--problem 'sbn(dataset=mnist)'``); None: such a
+    #: label only selects from the grid.
+    configure: Callable[[str, dict, Sequence[str]], list[Cell]] | None = field(default=None, repr=False)
 
     def cells(self, devices: Sequence[str] | None = None) -> list[Cell]:
         return self.build(tuple(devices) if devices else default_devices())
+
+    def cells_for(self, name: str, options: dict, devices: Sequence[str] | None = None) -> list[Cell]:
+        """The suite's cells for problem ``name`` with ``options`` (none where the suite takes no
+        new configurations, or none of ``name``)."""
+        if self.configure is None:
+            return []
+        return self.configure(name, dict(options), tuple(devices) if devices else default_devices())
 
 
 def default_devices() -> tuple[str, ...]:

@@ -73,12 +73,14 @@ def estimator_samples(problem) -> list[tuple[str, dict, int]]:
     return out
 
 
-def sbn_cells(devices: Sequence[str]) -> list[Cell]:
-    """Every applicable (model, estimator, device) at seed 0 with the default settings."""
+def sbn_cells(devices: Sequence[str], models: Sequence[tuple[str, dict]] | None = None) -> list[Cell]:
+    """Every applicable (model, estimator, device) at seed 0 with the default settings;
+    ``models``: ``(name, options)`` of the problems (default ``SBN_PROBLEMS``)."""
     from suites import problems
 
     cells = []
-    for (pname, pconfig), device in ((p, d) for p in SBN_PROBLEMS for d in devices):
+    models = SBN_PROBLEMS if models is None else models
+    for (pname, pconfig), device in ((p, d) for p in models for d in devices):
         trained = estimator_samples(problems.get(pname, **pconfig))
         probes = [[name, options, k] for name, options, k in trained]
         for name, options, k in trained:
@@ -88,6 +90,12 @@ def sbn_cells(devices: Sequence[str]) -> list[Cell]:
                                "heldout_samples": HELDOUT_SAMPLES,
                                "variance_estimates": PROBE_ESTIMATES, "probes": probes}))
     return cells
+
+
+def sbn_cells_for(name: str, options: dict, devices: Sequence[str]) -> list[Cell]:
+    """The suite's cells for one more ``sbn`` configuration (``--problem 'sbn(dataset=mnist)'``:
+    the papers' full MNIST from your IDX files); none for another problem."""
+    return sbn_cells(devices, [(name, options)]) if name == "sbn" else []
 
 
 def configured(cells: Sequence[Cell], steps: int | None = None, seeds: int | None = None,
