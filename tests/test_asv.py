@@ -14,7 +14,8 @@ import benchmarks
 
 BENCH_PREFIX = re.compile(r"^(time|peakmem|mem|track)_")
 #: Parameter values that keep each benchmark to milliseconds.
-TINY = {"dim": [1], "device": ["cpu"], "num_estimates": [2_000]}
+TINY = {"dim": [1], "device": ["cpu"], "num_estimates": [2_000], "sbn_estimator": ["disarm"],
+        "model": ["linear"]}
 BENCH_DIR = pathlib.Path(benchmarks.__file__).parent
 
 

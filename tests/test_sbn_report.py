@@ -122,3 +122,18 @@ def test_the_reference_se_of_a_probe_is_over_the_coordinates_it_resolves(monkeyp
     resolved = problem.num_params - 1
     expected = (0.25 * (resolved - 1) + 4.0) / resolved
     assert measured["score_function(baseline=loo)"]["reference_se2"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_step_timings_time_the_training_step_and_its_floor():
+    from suites.run.sbn import step_and_floor, step_timings
+
+    problem = suites.problems.get("sbn", latent_dim=2, batch_size=3)
+    before = {k: v.clone() for k, v in problem.params.items()}
+    step, floor = step_and_floor(problem, estimators.get("rebar"), 1)
+    step()
+    assert floor().shape == (3, 3)  # REBAR's 3 evaluations of a batch of 3 images
+    assert all(problem.params[k].equal(v) for k, v in before.items())  # the step trains a copy
+    table = step_timings(problem, [("disarm", {}, 1), ("rebar", {}, 1)], min_run_time=0.01)
+    assert table["evaluations"].tolist() == [2, 3]
+    assert (table["ratio"] == table["step_s"] / table["floor_s"]).all()
+    assert (table["steps_per_s"] == 1 / table["step_s"]).all()

@@ -179,52 +179,53 @@ def sbn_cell(cell) -> pd.DataFrame:
     )[TRAIN_COLUMNS + SBN_COLUMNS]
 
 
+def step_and_floor(problem, estimator, num_samples: int, seed: int = 0, lr: float = 1e-4):
+    """``(step, floor)``, two callables of no argument on ``problem`` (an ``sbn``): one training
+    step as ``train_sbn`` takes it (a fresh minibatch, one estimate, adaptation, an Adam step),
+    and the floor that step cannot avoid, the forward pass of its cost evaluations (a fresh
+    minibatch, the encoder, the draw of ``z`` and the cost at each evaluation, no gradient).
+    ``problem`` keeps its weights; the step trains a copy."""
+    generator = torch.Generator(device=problem.device).manual_seed(seed)
+    trained = problem.at_batch(problem.x)
+    params = {n: v.detach().clone().requires_grad_(True) for n, v in problem.params.items()}
+    optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
+    adaptive = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
+    evaluations = estimator.evaluations(problem, num_samples)
+    floor_problem = problem.at_batch(problem.x)
+
+    def step():
+        trained.x = problem.sample_batch(generator)
+        estimated_step(trained, estimator, params, optimizer, num_samples, generator, adaptive)
+
+    def floor():
+        with torch.no_grad():
+            floor_problem.x = problem.sample_batch(generator)
+            z = floor_problem.distribution(floor_problem.params).sample((evaluations,))
+            return floor_problem.cost(z, floor_problem.params)
+
+    return step, floor
+
+
 def step_timings(problem, estimator_samples: Sequence, seed: int = 0, lr: float = 1e-4,
                  min_run_time: float = 1.0) -> pd.DataFrame:
-    """Seconds of one training step per estimator (a fresh minibatch, one estimate, an Adam
-    step), by ``torch.utils.benchmark``, beside the floor: the forward pass the step needs
-    (the encoder, the draw of ``z`` and the cost at each of the step's cost evaluations, no
-    gradient). ``estimator_samples``: ``(name, options, K)``; one row each, with
-    ``steps_per_s`` and ``ratio = step / floor``."""
+    """Seconds of one training step per estimator beside its floor (``step_and_floor``), by
+    ``torch.utils.benchmark``, in one process; ``estimator_samples``: ``(name, options, K)``.
+    One row each, with ``steps_per_s`` and ``ratio = step / floor``."""
     import torch.utils.benchmark as benchmark
 
     import estimators as registry
 
-    generator = torch.Generator(device=problem.device).manual_seed(seed)
-    trained = problem.at_batch(problem.x)
-
-    def timed(stmt, env):
-        timer = benchmark.Timer(stmt=stmt, globals=env, num_threads=torch.get_num_threads())
+    def timed(call):
+        timer = benchmark.Timer(stmt="call()", globals={"call": call}, num_threads=torch.get_num_threads())
         return timer.blocked_autorange(min_run_time=min_run_time).median
-
-    def forward(evaluations):
-        with torch.no_grad():
-            trained.x = problem.sample_batch(generator)
-            z = trained.distribution(trained.params).sample((evaluations,))
-            return trained.cost(z, trained.params)
 
     rows = []
     for name, options, k in estimator_samples:
         estimator = registry.get(name, **options)
-        params = {n: v.detach().clone().requires_grad_(True) for n, v in problem.params.items()}
-        optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
-        adaptive = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
-
-        def step():
-            trained.x = problem.sample_batch(generator)
-            trained.params = {n: v.detach() for n, v in params.items()}
-            grads = estimator(trained, 1, num_samples=k, generator=generator)
-            if adaptive:
-                estimator.adapt(trained, num_estimates=1, num_samples=k, generator=generator)
-            for n, p in params.items():
-                p.grad = grads[n][0]
-            optimizer.step()
-
-        evaluations = estimator.evaluations(problem, k)
-        step_s = timed("step()", {"step": step})
-        trained.params = problem.params
-        floor_s = timed("forward(e)", {"forward": forward, "e": evaluations})
-        rows.append({"estimator": estimator.label, "num_samples": k, "evaluations": evaluations,
+        step, floor = step_and_floor(problem, estimator, k, seed, lr)
+        step_s, floor_s = timed(step), timed(floor)
+        rows.append({"estimator": estimator.label, "num_samples": k,
+                     "evaluations": estimator.evaluations(problem, k),
                      "step_s": step_s, "steps_per_s": 1 / step_s, "floor_s": floor_s,
                      "ratio": step_s / floor_s})
     return pd.DataFrame(rows)
