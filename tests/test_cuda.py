@@ -103,3 +103,43 @@ def test_cuda_timing_waits_for_the_gpu():
     # measure() times the same call; an unsynchronised timer reports the launch time only,
     # a small fraction of this.
     assert float(df["time_s"].iloc[0]) > 0.5 * best, (float(df["time_s"].iloc[0]), best)
+
+
+SBN_SMALL = {"latent_dim": 4, "batch_size": 2, "reference_samples": 8000}
+
+
+def sbn_on(device: str):
+    """The sbn checks of one device (``cuda`` here; the same function runs on ``cpu`` to check
+    the test itself): the sampled reference there against the CPU's within their joint se, and
+    a short training curve with probes that rises and flags Gumbel-softmax only."""
+    import json
+
+    from suites.measurement.measure import bonferroni_z
+    from suites.run.sbn import train_sbn
+
+    from suites.problems.sbn import sampled_reference
+
+    on_cpu = suites.problems.get("sbn", **SBN_SMALL)
+    there = suites.problems.get("sbn", **SBN_SMALL).to(device=torch.device(device))
+    reference, reference_se = on_cpu.reference_gradient()
+    # computed there, not read from the cache the CPU's filled (the key is the same point)
+    mean, se = sampled_reference(there, SBN_SMALL["reference_samples"])
+    for name in reference:
+        z = (mean[name] - reference[name]) / (se[name].square() + reference_se[name].square()).sqrt()
+        resolved = z.isfinite()  # NaN: a pixel dark in the minibatch (no gradient), or unresolved
+        assert float(z[resolved].abs().max()) < bonferroni_z(int(resolved.sum()), 1e-4), name
+    probes = [("score_function", {"baseline": "loo"}, 2), ("disarm", {}, 1), ("gumbel_softmax", {"temperature": 0.5}, 2)]
+    curve = train_sbn(there, estimators.get("disarm"), 30, seed=0, lr=1e-2, log_every=30, heldout_samples=2,
+                      probes=probes, variance_estimates=1000)
+    assert curve["heldout_bound"].iloc[1] > curve["heldout_bound"].iloc[0] + 1
+    for row in curve["probes"]:
+        measured = json.loads(row)
+        assert not measured["disarm"]["biased"] and not measured["score_function(baseline=loo)"]["biased"]
+        assert measured["gumbel_softmax(temperature=0.5)"]["biased"]
+
+
+@pytest.mark.usefixtures("cache")
+def test_sbn_reference_training_and_probes_on_cuda():
+    # False alarms: the reference comparison at 1e-4 per parameter (5 parameters), the probes'
+    # unbiased estimators at the measurement's own family-wise rate (2 x 2 cells): under 1e-2.
+    sbn_on("cuda")
