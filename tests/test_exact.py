@@ -266,7 +266,10 @@ CASES = [(p, c, e, o, k) for p, c in PROBLEMS_1D for e, o, k in ESTIMATOR_CONFIG
 # larger sets are in test_unordered_set, the bound's other estimators in test_vimco).
 CASES += [("bernoulli", dict(dim=1), "unordered_set", {}, 2),
           ("bernoulli_vae", dict(latent_dim=1, num_data=1, objective="iwae", bound_samples=2),
-           "vimco", {}, 1)]
+           "vimco", {}, 1),
+          # double CV's Taylor term reads the bound's gradient in b through its K particles
+          ("bernoulli_vae", dict(latent_dim=1, num_data=1, objective="iwae", bound_samples=2),
+           "double_cv", {}, 2)]
 
 
 #: Built-in estimators whose noise the replay cannot control, and why (no exact moments).
