@@ -137,3 +137,14 @@ def test_step_timings_time_the_training_step_and_its_floor():
     assert table["evaluations"].tolist() == [2, 3]
     assert (table["ratio"] == table["step_s"] / table["floor_s"]).all()
     assert (table["steps_per_s"] == 1 / table["step_s"]).all()
+
+
+def test_near_colours_in_one_figure_never_share_a_style():
+    from suites.read.report.figures import LINE_STYLES, styles_apart
+
+    olive, green, blue = (0.55, 0.6, 0.2), (0.45, 0.65, 0.25), (0.1, 0.2, 0.9)
+    styles = styles_apart({"a": "-.", "b": "-.", "c": "-.", "d": "-."},
+                          {"a": olive, "b": green, "c": blue, "d": olive})
+    assert styles["a"] == "-." and styles["c"] == "-."  # first, and far from the others
+    assert styles["b"] == LINE_STYLES[0]  # the first style its near neighbour lacks
+    assert styles["d"] not in {styles["a"], styles["b"]}

@@ -103,6 +103,25 @@ def line_styles(labels) -> dict[str, str]:
             for label in colours}
 
 
+#: Colours nearer than this (Euclidean distance in RGB, 0 to 1 a channel) read as one.
+NEAR_COLOUR = 0.35
+
+
+def styles_apart(styles: dict[str, object], colours: dict[str, tuple]) -> dict[str, object]:
+    """``styles`` with a label's style changed where an earlier label has a near colour
+    (``NEAR_COLOUR``) and the same style: the next of ``LINE_STYLES`` that none of its near
+    neighbours has, so that two near hues in one figure never share both colour and style."""
+    out: dict[str, object] = {}
+    for label, style in styles.items():
+        rgb = np.asarray(colours[label][:3], dtype=float)
+        near = {out[other] for other in out
+                if np.linalg.norm(np.asarray(colours[other][:3], dtype=float) - rgb) < NEAR_COLOUR}
+        if style in near:
+            style = next((s for s in LINE_STYLES if s not in near), style)
+        out[label] = style
+    return out
+
+
 def markers(labels) -> dict[str, str]:
     labels = sorted(set(labels))
     return {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(labels)}

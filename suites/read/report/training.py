@@ -137,6 +137,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
 
     from suites.read.report.figures import (COL_WRAP, LINE_STYLES, PANEL_ASPECT, PANEL_HEIGHT,
                                             legend_under, line_styles, palette, panel_legend,
+                                            styles_apart,
                                             suptitle)
 
     own = sbn.figures_for(df)  # the sbn suite's figures, drawn by its module
@@ -145,7 +146,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         return own
     df = labelled(df)
     colours = palette(df["estimator_label"].unique())
-    styles = line_styles(df["estimator_label"].unique())
+    styles = styles_apart(line_styles(df["estimator_label"].unique()), colours)
     problems = list(dict.fromkeys(df["problem_label"]))
     drawn = []
 
