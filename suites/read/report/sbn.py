@@ -155,7 +155,7 @@ def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The probes of every curve that carries them (per model and trained estimator, its lowest
     seed; ``PROBE_TRAJECTORY``'s first), long: ``problem_label`` ("MODEL along ESTIMATOR"),
     ``step``, ``estimator_label`` (the probe) and its statistics (``suites.run.sbn.probe_summary``)."""
-    with_probes = df[df["probes"].fillna("").astype(str).str.len() > 0]
+    with_probes = df[df["probes"].map(lambda v: isinstance(v, str) and v != "")]
     if with_probes.empty:
         return pd.DataFrame()
     first = with_probes["estimator"] != PROBE_TRAJECTORY  # False sorts first: DisARM's panels lead

@@ -203,7 +203,7 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                       panels("log p(x) − ELBO = KL(q || posterior) against step (mean over seeds, "
                              "band ±1 se)", "step", "gap", "log p(x) − ELBO (nats)", rows,
                              log_y=True, problems=list(evidence))))
-    state = df[df["state"].fillna("").astype(str).str.len() > 0]
+    state = df[df["state"].map(lambda v: isinstance(v, str) and v != "")]
     if len(state):
         expanded = pd.concat([state.reset_index(drop=True),
                               pd.DataFrame([json.loads(s) for s in state["state"]])], axis=1)
