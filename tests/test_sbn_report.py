@@ -148,3 +148,15 @@ def test_near_colours_in_one_figure_never_share_a_style():
     assert styles["a"] == "-." and styles["c"] == "-."  # first, and far from the others
     assert styles["b"] == LINE_STYLES[0]  # the first style its near neighbour lacks
     assert styles["d"] not in {styles["a"], styles["b"]}
+
+
+def test_variance_relative_to_disarm_at_the_same_weights():
+    probes = pd.DataFrame({"problem_label": ["sbn along disarm"] * 4, "step": [0, 0, 10, 10],
+                           "estimator_label": ["disarm", "arm", "disarm", "arm"],
+                           "variance_encoder": [2.0, 3.0, 1.0, 4.0],
+                           "variance_encoder_se": [0.2, 0.6, 0.1, 0.4]})
+    rel = report.relative_variance(probes).set_index(["step", "estimator_label"])
+    assert rel.loc[(0, "arm"), "ratio"] == 1.5 and rel.loc[(10, "arm"), "ratio"] == 4.0
+    assert rel.loc[(0, "arm"), "ratio_se"] == pytest.approx(1.5 * math.sqrt(0.1**2 + 0.2**2), rel=1e-12)
+    assert rel.loc[(10, "disarm"), "ratio"] == 1.0 and rel.loc[(10, "disarm"), "ratio_se"] == 0.0
+    assert report.relative_variance(probes[probes["estimator_label"] == "arm"]).empty

@@ -14,7 +14,8 @@ From the checkpoints of ``mcgradbench run sbn`` (``suites.run.sbn``):
   over seeds, band ±1 se); the variance of the encoder's gradient (log scale) and the
   MSE of the whole gradient against the sampled reference, of every estimator measured
   at the same frozen weights (a panel per trajectory with probes, DisARM's first: the
-  papers' "variance along training"), against step.
+  papers' "variance along training"), and each variance over DisARM's at the same weights,
+  against step.
 """
 from __future__ import annotations
 
@@ -171,6 +172,27 @@ def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+#: The probe that the variance-ratio figure divides by (the papers' reference estimator).
+RELATIVE_TO = "disarm"
+
+
+def relative_variance(probes: pd.DataFrame) -> pd.DataFrame:
+    """Each probe's encoder variance over ``RELATIVE_TO``'s at the same weights (panel and
+    step), ``ratio`` and ``ratio_se`` (the two variances' relative se in quadrature: the
+    estimates of two probes are independent); empty where ``RELATIVE_TO`` was not probed."""
+    base = probes[probes["estimator_label"] == RELATIVE_TO][["problem_label", "step", "variance_encoder",
+                                                             "variance_encoder_se"]]
+    if base.empty:
+        return base
+    both = probes.merge(base, on=["problem_label", "step"], suffixes=("", "_base"))
+    ratio = both["variance_encoder"] / both["variance_encoder_base"]
+    relative_se = np.sqrt((both["variance_encoder_se"] / both["variance_encoder"]) ** 2
+                          + (both["variance_encoder_se_base"] / both["variance_encoder_base"]) ** 2)
+    # DisARM's own line is 1 exactly: its se would count one sample twice
+    own = both["estimator_label"] == RELATIVE_TO
+    return both.assign(ratio=ratio, ratio_se=np.where(own, 0.0, ratio * relative_se))
+
+
 #: Panels a row in the sbn figures, and the characters a line of a panel's title.
 PANELS_PER_ROW, TITLE_WIDTH = 2, 36
 #: Dash patterns given to the sbn figures' estimators in turn.
@@ -201,8 +223,10 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
         # two panels a row: four (two models along two trajectories) stay legible at a page's width
         ncols = min(len(problems), PANELS_PER_ROW)
         nrows = math.ceil(len(problems) / ncols)
+        # a figure of one panel holds eleven lines and their legend: as wide as two
+        size = 1.3 if ncols > 1 else 1.8
         fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                                 figsize=(PANEL_HEIGHT * PANEL_ASPECT * ncols * 1.3, PANEL_HEIGHT * 1.3 * nrows))
+                                 figsize=(PANEL_HEIGHT * PANEL_ASPECT * ncols * size, PANEL_HEIGHT * size * nrows))
         axes = list(axes.ravel())
         for ax in axes[len(problems):]:
             ax.set_visible(False)
@@ -245,6 +269,12 @@ def figures_for(df: pd.DataFrame) -> list[tuple[str, str, object]]:
                       panels(probes, "step", "variance_encoder", "encoder gradient\nvariance per coordinate",
                              "Every estimator's encoder-gradient variance at the checkpoints of the trajectory "
                              "each panel names (error bars ±1 se)", log_y=True, error="variance_encoder_se")))
+        relative = relative_variance(probes)
+        if len(relative):
+            drawn.append(("train_sbn_probe_variance_ratio", f"sbn: variance relative to {RELATIVE_TO}'s at the same weights",
+                          panels(relative, "step", "ratio", f"encoder variance /\n{RELATIVE_TO}'s",
+                                 f"Every estimator's encoder-gradient variance over {RELATIVE_TO}'s at the same "
+                                 "weights (error bars ±1 se)", log_y=True, error="ratio_se")))
         drawn.append(("train_sbn_probe_mse", "sbn: MSE against the sampled reference at the same weights",
                       panels(probes, "step", "mse", "MSE per coordinate\n(whole gradient)",
                              "Every estimator's MSE against the sampled reference at the checkpoints of the "
