@@ -86,8 +86,14 @@ def test_probe_tables_read_every_trajectory_first_to_last_checkpoint():
     assert gs["encoder variance, step 200"] == "0.0003 ± 3e-06"
     assert gs["largest |z|"] == "60.6" and gs["flagged biased at step"] == "0, 200"
     assert disarm["largest |z|"] == "4.7" and disarm["flagged biased at step"] == "never"
-    assert disarm["MSE, step 200 (reference's se²)"] == "0.018 (not recorded)"
-    assert frames[1][1]["MSE, step 200 (reference's se²)"].tolist() == ["0.03 (0.5)"]
+    assert disarm["MSE (whole gradient), step 200 (reference's se²)"] == "0.018"  # NaN: not recorded
+    assert frames[1][1]["MSE (whole gradient), step 200 (reference's se²)"].tolist() == ["0.03 (0.5)"]
+    # flagged at every one of three or more checkpoints: said so, not listed
+    every = [{"gumbel_softmax(temperature=0.5)": probe(1e-4, 1e-6, 1e-2, 9.0, True, float("nan"))}] * 3
+    [(title, frame)] = report.table_frames(curve("disarm", 0, 200, [-210, -200, -196.0], probes=every))[1:]
+    assert frame["flagged biased at step"].tolist() == ["every checkpoint (3)"]
+    assert list(frame.columns)[4] == "MSE (whole gradient), step 200"
+    assert title.endswith("(the reference's own se² was not recorded by this run)")
 
 
 def test_the_reading_guide_follows_the_rows():

@@ -121,31 +121,37 @@ def probe_table_frames(probes: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = []
     for panel, group in probes.groupby("problem_label", sort=False):
         first, last = group["step"].min(), group["step"].max()
+        recorded = np.isfinite(group["reference_se2"].astype(float)).any()
+        se2_header = " (reference's se²)" if recorded else ""
         rows = []
         for label, line in group.groupby("estimator_label", sort=False):
             line = line.sort_values("step")
             start, end = line.iloc[0], line.iloc[-1]
             flagged = [f"{int(s):,}" for s in line.loc[line["biased"].astype(bool), "step"]]
+            if len(flagged) == len(line) > 2:
+                flagged = [f"every checkpoint ({len(line)})"]
             rows.append({
                 "estimator": label, "K": int(start["num_samples"]), "sort": start["variance_encoder"],
                 f"encoder variance, step {int(first):,}": variance_pm(start["variance_encoder"],
                                                                       start["variance_encoder_se"]),
                 f"encoder variance, step {int(last):,}": variance_pm(end["variance_encoder"],
                                                                      end["variance_encoder_se"]),
-                f"MSE, step {int(last):,} (reference's se²)": mse_text(end["mse"], end["reference_se2"]),
+                f"MSE (whole gradient), step {int(last):,}{se2_header}": mse_text(end["mse"], end["reference_se2"]),
                 "largest |z|": f"{line['max_abs_z'].max():.1f}",
                 "flagged biased at step": ", ".join(flagged) if flagged else "never"})
         frame = pd.DataFrame(rows).sort_values("sort").drop(columns="sort")
         m = int(group["num_estimates"].iloc[0])
         out.append((f"{panel}: every estimator at the same weights, {group['step'].nunique()} "
-                    f"checkpoints, M = {m:,} estimates each", frame.reset_index(drop=True)))
+                    f"checkpoints, M = {m:,} estimates each"
+                    + ("" if recorded else " (the reference's own se² was not recorded by this run)"),
+                    frame.reset_index(drop=True)))
     return out
 
 
 def mse_text(mse: float, reference_se2: float) -> str:
-    """The MSE with the reference's mean squared se beside it (not recorded: runs before it
-    was taken over the resolved coordinates only)."""
-    return f"{mse:.3g} ({reference_se2:.2g})" if math.isfinite(reference_se2) else f"{mse:.3g} (not recorded)"
+    """The MSE with the reference's mean squared se beside it, where recorded (runs before it
+    was taken over the resolved coordinates only stored NaN)."""
+    return f"{mse:.3g} ({reference_se2:.2g})" if math.isfinite(reference_se2) else f"{mse:.3g}"
 
 
 def variance_pm(value: float, se: float) -> str:
