@@ -14,10 +14,11 @@ import functools
 import estimators
 from benchmarks.common import SEED
 from suites import problems
-from suites.run.grids.sbn import SBN_ESTIMATORS, estimator_samples
+from suites.run.grids.sbn import SBN_ESTIMATORS, SBN_PROBLEMS, estimator_samples
 from suites.run.sbn import step_and_floor
 
-MODELS = ("linear", "nonlinear")
+#: The grid's models (``SBN_PROBLEMS``).
+MODELS = tuple(config["model"] for _, config in SBN_PROBLEMS)
 
 
 @functools.lru_cache(maxsize=None)

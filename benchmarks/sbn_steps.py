@@ -12,10 +12,11 @@ import argparse
 import torch
 
 from suites import problems
-from suites.run.grids.sbn import estimator_samples
+from suites.run.grids.sbn import SBN_PROBLEMS, estimator_samples
 from suites.run.sbn import step_timings
 
-MODELS = ("linear", "nonlinear")
+#: The grid's models (``SBN_PROBLEMS``).
+MODELS = tuple(config["model"] for _, config in SBN_PROBLEMS)
 
 
 def main(argv=None) -> None:

@@ -114,9 +114,8 @@ def train_sbn(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-4, n
     if variance_estimates == 1:
         raise ValueError("variance_estimates must be 0 (no probes) or >= 2 (a variance needs two estimates)")
     device = problem.device
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in problem.params.items()}
-    optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
     generator = torch.Generator(device=device).manual_seed(seed)
+    take_step, params = training_step(problem, estimator, num_samples, generator, lr)
     fixed = torch.Generator(device=device).manual_seed(EVAL_SEED)
     train_eval = datasets.binarise(problem.train_images[:EVAL_IMAGES], fixed)
     heldout = datasets.binarise(problem.heldout_images, fixed)
@@ -138,14 +137,12 @@ def train_sbn(problem, estimator, steps: int, seed: int = 0, lr: float = 1e-4, n
             row["grad_variance"] = own["variance_encoder"] if own else math.nan
         rows.append(row)
 
-    trained = problem.at_batch(problem.x)
     log(0)
     for step in range(1, steps + 1):  # optimisation steps are sequential by nature
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        trained.x = problem.sample_batch(generator)
-        estimated_step(trained, estimator, params, optimizer, num_samples, generator, adaptive)
+        take_step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - t0
@@ -179,23 +176,31 @@ def sbn_cell(cell) -> pd.DataFrame:
     )[TRAIN_COLUMNS + SBN_COLUMNS]
 
 
-def step_and_floor(problem, estimator, num_samples: int, seed: int = 0, lr: float = 1e-4):
-    """``(step, floor)``, two callables of no argument on ``problem`` (an ``sbn``): one training
-    step as ``train_sbn`` takes it (a fresh minibatch, one estimate, adaptation, an Adam step),
-    and the floor that step cannot avoid, the forward pass of its cost evaluations (a fresh
-    minibatch, the encoder, the draw of ``z`` and the cost at each evaluation, no gradient).
-    ``problem`` keeps its weights; the step trains a copy."""
-    generator = torch.Generator(device=problem.device).manual_seed(seed)
+def training_step(problem, estimator, num_samples: int, generator, lr: float):
+    """``(step, params)``: ``step()`` takes one training step on a copy of ``problem``'s weights
+    (a fresh minibatch from ``generator``, one estimate, the estimator's adaptation after it, an
+    Adam ascent step), ``params`` the weights it trains. ``problem`` keeps its own."""
     trained = problem.at_batch(problem.x)
     params = {n: v.detach().clone().requires_grad_(True) for n, v in problem.params.items()}
     optimizer = torch.optim.Adam(list(params.values()), lr=lr, maximize=True)
     adaptive = isinstance(estimator, AdaptiveEstimator) and estimator.has_state()
-    evaluations = estimator.evaluations(problem, num_samples)
-    floor_problem = problem.at_batch(problem.x)
 
     def step():
         trained.x = problem.sample_batch(generator)
         estimated_step(trained, estimator, params, optimizer, num_samples, generator, adaptive)
+
+    return step, params
+
+
+def step_and_floor(problem, estimator, num_samples: int, seed: int = 0, lr: float = 1e-4):
+    """``(step, floor)``, two callables of no argument on ``problem`` (an ``sbn``): one training
+    step as ``train_sbn`` takes it (``training_step``), and the floor that step cannot avoid, the
+    forward pass of its cost evaluations (a fresh minibatch, the encoder, the draw of ``z`` and
+    the cost at each evaluation, no gradient). ``problem`` keeps its weights."""
+    generator = torch.Generator(device=problem.device).manual_seed(seed)
+    step, _ = training_step(problem, estimator, num_samples, generator, lr)
+    evaluations = estimator.evaluations(problem, num_samples)
+    floor_problem = problem.at_batch(problem.x)
 
     def floor():
         with torch.no_grad():
